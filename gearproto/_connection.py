@@ -1,0 +1,607 @@
+"""``Connection``: one side of one Gearman socket, as a sans-I/O state machine.
+
+Theory of operation
+-------------------
+Bytes from the socket go in with :meth:`Connection.receive_data`; complete packets
+come out of :meth:`Connection.next_event` as events; :meth:`Connection.send` turns an
+event into the bytes to write. Nothing here touches a socket, a clock or a thread.
+
+The receive buffer is an immutable ``bytes`` object plus a read offset. A read that
+arrives when everything before it was parsed is adopted without a copy; leftovers are
+joined to the next read. Each packet's header is checked the moment its 12 bytes are
+in: magic, type, and size against ``max_packet_size`` (and against
+``max_field_size`` for packets that have no opaque data part), so a hostile size is
+refused before one byte of its body is buffered. The fixed NUL-terminated fields must
+end within ``max_field_size`` bytes, which is what gearmand's 8 KiB receive buffer
+enforces in practice. A large data part is collected as a list of the reads that carry
+it and joined once when complete, so memory stays at about twice the payload and no
+byte is copied more than once on the way in.
+
+What the connection tracks is exactly what the protocol makes the two ends agree on:
+
+* Requests that the server answers in order (submits, GET_STATUS, ECHO, OPTION, GRAB,
+  admin commands) wait in one FIFO. Each answer is checked against the oldest request
+  and carries it in its ``request`` field: a ``JobCreated`` pairs with its submit the
+  way libgearman and Perl pair them. An ``Error`` pairs with the oldest request that
+  can fail, except ``JOB_NOT_FOUND``, which only answers a ``Work*`` packet and is
+  never a reply to a queued request.
+* A worker is ``IDLE``, ``GRABBING`` (a GRAB is unanswered) or ``SLEEPING`` (after
+  PRE_SLEEP, until NOOP or its next GRAB), and holds a set of job handles: it may send
+  ``Work*`` packets only for jobs it holds.
+* A server connection accepts client, worker and admin traffic on one socket, as
+  gearmand does; keeping track of jobs there is the job server's business.
+
+A :class:`RemoteProtocolError` poisons the connection (:attr:`ConnectionState.ERROR`):
+``next_event`` raises from then on, while ``send`` still works so the caller can send
+the ERROR packet of :attr:`~gearproto.ProtocolError.error_hint` before closing. A
+:class:`LocalProtocolError` changes nothing: the event was refused before any byte or
+state changed, so the connection stays usable.
+
+A Connection is not thread-safe; one task or thread should own it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from ._admin import (
+    ADMIN_REPLIES,
+    AdminCommand,
+    decode_command,
+    decode_line,
+    decode_list,
+    encode_command,
+    encode_reply,
+    reply_kind,
+)
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    AllYours,
+    CanDo,
+    CanDoTimeout,
+    CantDo,
+    ConnectionClosed,
+    EchoReq,
+    EchoRes,
+    Error,
+    Event,
+    GetStatus,
+    GetStatusUnique,
+    GrabJob,
+    GrabJobAll,
+    GrabJobUniq,
+    JobAssign,
+    JobCreated,
+    NoJob,
+    Noop,
+    OptionReq,
+    OptionRes,
+    PreSleep,
+    ResetAbilities,
+    SetClientId,
+    StatusRes,
+    StatusResUnique,
+    SubmitJob,
+    SubmitJobEpoch,
+    SubmitJobSched,
+    SubmitReduceJob,
+    Unused,
+    WorkComplete,
+    WorkData,
+    WorkException,
+    WorkFail,
+    WorkStatus,
+    WorkWarning,
+)
+from ._packets import (
+    ENCODE,
+    HEADER,
+    HEADER_SIZE,
+    MAX_PAYLOAD_SIZE,
+    RECEIVED_BY_PEER,
+    RECEIVED_BY_SERVER,
+    REQ,
+    RES,
+    TABLE,
+    PacketType,
+    split_fields,
+)
+
+__all__ = (
+    "CLIENT",
+    "DEFAULT_MAX_FIELD_SIZE",
+    "DEFAULT_MAX_LINE_SIZE",
+    "DEFAULT_MAX_PACKET_SIZE",
+    "NEED_DATA",
+    "SERVER",
+    "WORKER",
+    "Connection",
+    "ConnectionState",
+    "Role",
+    "WorkerState",
+)
+
+#: Largest payload accepted by default: generous for jobs, finite for safety.
+DEFAULT_MAX_PACKET_SIZE: Final = 256 * 1024 * 1024
+#: Largest fixed (NUL-terminated) part of a packet; gearmand's receive buffer is 8 KiB.
+DEFAULT_MAX_FIELD_SIZE: Final = 8192
+#: Longest admin command line a server accepts; gearmand closes past about 8 KiB.
+DEFAULT_MAX_LINE_SIZE: Final = 8192
+#: Incomplete data packets larger than this are collected read by read.
+_LARGE: Final = 32 * 1024
+
+
+class Role(enum.Enum):
+    """Which end of the socket a :class:`Connection` is."""
+
+    CLIENT = "client"
+    WORKER = "worker"
+    SERVER = "server"
+
+
+CLIENT: Final = Role.CLIENT
+WORKER: Final = Role.WORKER
+SERVER: Final = Role.SERVER
+
+
+class ConnectionState(enum.Enum):
+    """Whether a :class:`Connection` can still be used."""
+
+    OPEN = "open"
+    #: The peer's end of stream was reached; nothing more will arrive.
+    CLOSED = "closed"
+    #: The stream is desynchronised (bad input, or a write that failed half-way).
+    ERROR = "error"
+
+
+class WorkerState(enum.Enum):
+    """What a worker connection is doing (see :attr:`Connection.worker_state`)."""
+
+    IDLE = "idle"
+    GRABBING = "grabbing"
+    SLEEPING = "sleeping"
+
+
+class _Need(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: Returned by :meth:`Connection.next_event` when more bytes are needed.
+NEED_DATA: Final = _Need.NEED_DATA
+
+_GRABS: Final = (GrabJob, GrabJobUniq, GrabJobAll)
+_SUBMITS: Final = (SubmitJob, SubmitJobEpoch, SubmitReduceJob, SubmitJobSched)
+#: For each request that the server answers: the events that may answer it.
+_ANSWERS: Final[dict[type[Event], frozenset[type[Event]]]] = {
+    **{t: frozenset({JobCreated, Error}) for t in _SUBMITS},
+    GetStatus: frozenset({StatusRes, Error}),
+    GetStatusUnique: frozenset({StatusResUnique, Error}),
+    EchoReq: frozenset({EchoRes, Error}),
+    OptionReq: frozenset({OptionRes, Error}),
+    **{t: frozenset({JobAssign, NoJob, Error}) for t in _GRABS},
+    AllYours: frozenset({Error}),
+    Unused: frozenset({Error}),
+}
+_REPLIES: Final = frozenset({JobCreated, StatusRes, StatusResUnique, EchoRes, OptionRes})
+_COMMON: Final = frozenset({EchoReq, OptionReq, SetClientId, AdminCommand, Unused})
+_SERVER_SENDS: Final = frozenset(
+    {Noop, JobCreated, NoJob, JobAssign, EchoRes, Error, StatusRes, OptionRes, StatusResUnique}
+    | {WorkData, WorkWarning, WorkStatus, WorkComplete, WorkFail, WorkException}
+    | set(ADMIN_REPLIES)
+)
+_CLIENT_ONLY: Final[frozenset[type[Event]]] = frozenset(
+    {SubmitJob, SubmitJobEpoch, SubmitReduceJob, SubmitJobSched, GetStatus, GetStatusUnique}
+)
+_WORKER_ONLY: Final[frozenset[type[Event]]] = frozenset(
+    {GrabJob, GrabJobUniq, GrabJobAll, CanDo, CanDoTimeout, CantDo, ResetAbilities, PreSleep}
+    | {AllYours, WorkData, WorkWarning, WorkStatus, WorkComplete, WorkFail, WorkException}
+)
+_SENDABLE: Final[dict[Role, frozenset[type[Event]]]] = {
+    CLIENT: _COMMON | _CLIENT_ONLY,
+    WORKER: _COMMON | _WORKER_ONLY,
+    SERVER: _SERVER_SENDS,
+}
+_FINISH: Final = (WorkComplete, WorkFail, WorkException)
+_JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
+
+
+class _Large:
+    """A data packet being collected read by read."""
+
+    __slots__ = ("fields", "have", "need", "parts", "ptype")
+
+    def __init__(self, ptype: int, fields: list[bytes], first: bytes, need: int) -> None:
+        self.ptype = ptype
+        self.fields = fields
+        self.parts = [first]
+        self.have = len(first)
+        self.need = need
+
+
+class Connection:
+    """One end of a Gearman connection: bytes in, events out, bytes out.
+
+    :param role: :data:`CLIENT`, :data:`WORKER` or :data:`SERVER`.
+    :param max_packet_size: Largest payload accepted from the peer (bytes, up to
+        4 GiB - 2). A header announcing more raises :class:`RemoteProtocolError` at once.
+    :param max_field_size: Largest fixed part (the NUL-terminated fields, or the
+        whole payload of a packet without opaque data).
+    :param max_line_size: Longest admin command line a server accepts.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        max_packet_size: int = DEFAULT_MAX_PACKET_SIZE,
+        max_field_size: int = DEFAULT_MAX_FIELD_SIZE,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+    ) -> None:
+        if not isinstance(role, Role):
+            raise TypeError(f"role must be a gearproto.Role, not {role!r}")
+        if not 0 <= max_packet_size <= MAX_PAYLOAD_SIZE:
+            raise ValueError(f"max_packet_size must be in 0..{MAX_PAYLOAD_SIZE}")
+        self._role = role
+        self._server = role is SERVER
+        self._max_packet = max_packet_size
+        self._max_field = max_field_size
+        self._max_line = max_line_size
+        self._our_magic = RES if self._server else REQ
+        self._their_magic = REQ if self._server else RES
+        self._receivable = RECEIVED_BY_SERVER if self._server else RECEIVED_BY_PEER
+        self._sendable = _SENDABLE[role]
+        self._buf = b""
+        self._pos = 0
+        self._scan = 0
+        self._eof = False
+        self._large: _Large | None = None
+        self._state = ConnectionState.OPEN
+        self._pending: deque[Event] = deque()
+        self._rows: list[bytes] | None = None
+        self._rows_size = 0
+        self._worker_state = WorkerState.IDLE
+        self._jobs: set[bytes] = set()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def role(self) -> Role:
+        """The role given at creation."""
+        return self._role
+
+    @property
+    def state(self) -> ConnectionState:
+        """Whether the connection is open, closed by the peer, or in error."""
+        return self._state
+
+    @property
+    def worker_state(self) -> WorkerState:
+        """For a worker: idle, grabbing (a GRAB is unanswered) or sleeping."""
+        return self._worker_state
+
+    @property
+    def jobs(self) -> frozenset[bytes]:
+        """For a worker: the handles of the jobs it holds (assigned, not yet finished)."""
+        return frozenset(self._jobs)
+
+    @property
+    def pending(self) -> tuple[Event, ...]:
+        """Requests sent and not yet answered, oldest first."""
+        return tuple(self._pending)
+
+    # ------------------------------------------------------------------ receiving
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Add bytes read from the socket; ``b""`` means the peer closed its side."""
+        if self._eof:
+            raise LocalProtocolError("receive_data() after end of stream")
+        if not data:
+            self._eof = True
+            return
+        chunk = data if type(data) is bytes else bytes(data)
+        large = self._large
+        if large is not None and large.have < large.need:
+            room = large.need - large.have
+            if len(chunk) <= room:
+                large.parts.append(chunk)
+                large.have += len(chunk)
+                return
+            large.parts.append(chunk[:room])
+            large.have = large.need
+            chunk = chunk[room:]
+        if self._pos >= len(self._buf):
+            self._buf = chunk
+            self._scan = 0
+        else:
+            self._buf = self._buf[self._pos :] + chunk
+            self._scan = max(0, self._scan - self._pos)
+        self._pos = 0
+
+    def next_event(self) -> Event | Literal[_Need.NEED_DATA]:
+        """The next event, or :data:`NEED_DATA` until more bytes arrive.
+
+        At end of stream this returns :class:`~gearproto.ConnectionClosed` (every time
+        it is called). :raises RemoteProtocolError: the peer sent invalid bytes.
+        """
+        if self._state is ConnectionState.ERROR:
+            raise RemoteProtocolError("the connection is in the ERROR state")
+        try:
+            return self._next_event()
+        except RemoteProtocolError:
+            self._state = ConnectionState.ERROR
+            raise
+
+    def events(self) -> Iterable[Event]:
+        """Every event that the bytes received so far complete (stops at NEED_DATA)."""
+        while True:
+            event = self.next_event()
+            if event is NEED_DATA:
+                return
+            yield event
+            if type(event) is ConnectionClosed:
+                return
+
+    def _next_event(self) -> Event | Literal[_Need.NEED_DATA]:
+        if self._large is not None:
+            return self._finish_large()
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        if pos >= n:
+            if self._eof:
+                self._state = ConnectionState.CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        if buf[pos]:
+            return self._text()
+        if n - pos < HEADER_SIZE:
+            head = buf[pos:n]
+            if not (REQ.startswith(head) or RES.startswith(head)):
+                raise RemoteProtocolError(f"bad magic {head!r} (gearmand closes)")
+            return self._incomplete(n - pos, HEADER_SIZE)
+        magic, ptype, size = HEADER.unpack_from(buf, pos)
+        if magic != self._their_magic or ptype not in self._receivable:
+            raise self._bad_header(magic, ptype)
+        entry = TABLE[ptype]
+        assert entry is not None
+        argc, has_data = entry.argc, entry.data
+        if size > self._max_packet:
+            raise RemoteProtocolError(
+                f"{entry.name} of {size} bytes is over max_packet_size {self._max_packet}"
+            )
+        if not has_data and size > self._max_field:
+            raise RemoteProtocolError(
+                f"{entry.name} of {size} bytes is over max_field_size {self._max_field}"
+            )
+        start = pos + HEADER_SIZE
+        end = start + size
+        if end > n:
+            if has_data and size > _LARGE and not self._eof:
+                return self._start_large(ptype, start, end)
+            return self._incomplete(n - pos, size + HEADER_SIZE)
+        nul_limit = (
+            end if not has_data or end - start < self._max_field else start + self._max_field
+        )
+        fields = split_fields(buf, start, end, argc, has_data, nul_limit)
+        if fields is None:
+            raise self._missing_nul(entry.name, size)
+        self._pos = end
+        event: Event = entry.decode(fields)
+        if self._server:
+            return event
+        return self._received(event)
+
+    def _incomplete(self, have: int, need: int) -> Literal[_Need.NEED_DATA]:
+        if self._eof:
+            raise RemoteProtocolError(
+                f"connection closed in the middle of a packet ({have} of {need} bytes)"
+            )
+        return NEED_DATA
+
+    def _bad_header(self, magic: bytes, ptype: int) -> RemoteProtocolError:
+        if magic not in (REQ, RES):
+            return RemoteProtocolError(f"bad magic {magic!r} (gearmand closes)")
+        if not 1 <= ptype <= 42:
+            return RemoteProtocolError(f"unknown packet type {ptype} (gearmand closes)")
+        name = PacketType(ptype).name
+        if not self._server:
+            return RemoteProtocolError(f"a server may not send {name} with {magic!r} magic")
+        if magic == RES:
+            return RemoteProtocolError(
+                f"{name} sent to the server with RES magic",
+                error_hint=Error(code=b"INVALID_MAGIC", text=b"Request magic expected"),
+            )
+        return RemoteProtocolError(
+            f"{name} is a server-to-client packet",
+            error_hint=Error(code=b"INVALID_COMMAND", text=b"Command not expected"),
+        )
+
+    def _missing_nul(self, name: str, size: int) -> RemoteProtocolError:
+        return RemoteProtocolError(
+            f"{name}: a NUL-terminated field is missing or longer than "
+            f"max_field_size {self._max_field} (payload {size} bytes)"
+        )
+
+    def _start_large(self, ptype: int, start: int, end: int) -> Literal[_Need.NEED_DATA]:
+        entry = TABLE[ptype]
+        assert entry is not None
+        buf = self._buf
+        n = len(buf)
+        fields: list[bytes] = []
+        pos = start
+        if entry.argc:
+            limit = min(n, start + self._max_field)
+            found = split_fields(buf, start, limit, entry.argc, True, limit)
+            if found is None:
+                if limit - start >= self._max_field:
+                    raise self._missing_nul(entry.name, end - start)
+                return NEED_DATA
+            fields = found[:-1]
+            pos = start + sum(map(len, fields)) + len(fields)
+        self._large = _Large(ptype, fields, buf[pos:n], end - pos)
+        self._buf = b""
+        self._pos = 0
+        self._scan = 0
+        return NEED_DATA
+
+    def _finish_large(self) -> Event | Literal[_Need.NEED_DATA]:
+        large = self._large
+        assert large is not None
+        if large.have < large.need:
+            return self._incomplete(large.have, large.need)
+        self._large = None
+        parts = large.parts
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        del large.parts, parts
+        entry = TABLE[large.ptype]
+        assert entry is not None
+        event = entry.decode([*large.fields, data])
+        return event if self._server else self._received(event)
+
+    # ------------------------------------------------------------------ text
+
+    def _line(self, limit: int) -> bytes | None:
+        buf, pos = self._buf, self._pos
+        stop = min(len(buf), pos + limit)
+        nl = buf.find(b"\n", max(pos, self._scan), stop)
+        if nl < 0:
+            if stop - pos >= limit:
+                raise RemoteProtocolError(f"text line longer than {limit} bytes")
+            self._scan = len(buf)
+            self._incomplete(len(buf) - pos, len(buf) - pos + 1)
+            return None
+        self._pos = nl + 1
+        self._scan = nl + 1
+        return buf[pos:nl]
+
+    def _text(self) -> Event | Literal[_Need.NEED_DATA]:
+        if self._server:
+            line = self._line(self._max_line)
+            return NEED_DATA if line is None else decode_command(line)
+        head = self._pending[0] if self._pending else None
+        if type(head) is not AdminCommand:
+            raise RemoteProtocolError(
+                f"bad magic {self._buf[self._pos : self._pos + 4]!r}: text when no admin "
+                "command is waiting for a reply"
+            )
+        kind = reply_kind(head)
+        while True:
+            line = self._line(self._max_packet - self._rows_size)
+            if line is None:
+                return NEED_DATA
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            rows = self._rows
+            if rows is None:
+                event = decode_line(kind, line)
+                if event is not None:
+                    self._pending.popleft()
+                    return event
+                rows = self._rows = []
+            if line == b".":
+                self._rows = None
+                self._rows_size = 0
+                self._pending.popleft()
+                return decode_list(kind, rows)
+            rows.append(line)
+            self._rows_size += len(line) + 1
+
+    # ------------------------------------------------------------------ pairing
+
+    def _received(self, event: Event) -> Event:
+        kind = type(event)
+        pending = self._pending
+        if kind in _REPLIES or kind is JobAssign or kind is NoJob:
+            head = pending[0] if pending else None
+            if head is None or kind not in _ANSWERS.get(type(head), ()):
+                waiting = type(head).__name__ if head is not None else "nothing"
+                raise RemoteProtocolError(
+                    f"unexpected {kind.__name__} while waiting for an answer to {waiting}"
+                )
+            pending.popleft()
+            if kind in _REPLIES:
+                object.__setattr__(event, "request", head)
+            else:
+                self._worker_state = WorkerState.IDLE
+                if kind is JobAssign:
+                    self._jobs.add(event.handle)  # type: ignore[attr-defined]
+        elif kind is Error:
+            head = pending[0] if pending else None
+            if (
+                head is not None
+                and type(head) is not AdminCommand
+                and event.code != _JOB_NOT_FOUND  # type: ignore[attr-defined]
+            ):
+                pending.popleft()
+                object.__setattr__(event, "request", head)
+                if type(head) in _GRABS:
+                    self._worker_state = WorkerState.IDLE
+        elif kind is Noop and self._worker_state is WorkerState.SLEEPING:
+            self._worker_state = WorkerState.IDLE
+        return event
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, event: Event) -> bytes:
+        """The bytes that carry ``event`` to the peer.
+
+        :raises LocalProtocolError: the event is malformed or not allowed now; nothing
+            changes and the connection can still be used.
+        """
+        return b"".join(self.send_vectored(event))
+
+    def send_vectored(self, event: Event) -> list[bytes]:
+        """Like :meth:`send`, with the header and the payload's data part as separate items.
+
+        Write them in order (``socket.sendmsg`` or one write each): a large payload is
+        never concatenated with its header.
+        """
+        kind = type(event)
+        if kind not in self._sendable:
+            raise LocalProtocolError(f"a {self._role.value} connection can't send {kind.__name__}")
+        if self._state is ConnectionState.ERROR and not self._server:
+            raise LocalProtocolError("can't send: the connection is in the ERROR state")
+        if kind is AdminCommand:
+            line = encode_command(event)  # type: ignore[arg-type]
+            self._pending.append(event)
+            return [line]
+        if kind in ADMIN_REPLIES:
+            return [encode_reply(event)]
+        ptype, fixed, data = ENCODE[kind](event)
+        size = len(fixed) + len(data)
+        if size > MAX_PAYLOAD_SIZE:
+            raise LocalProtocolError(f"payload of {size} bytes is over the protocol's 4 GiB")
+        if not self._server:
+            self._sent(event, kind)
+        head = HEADER.pack(self._our_magic, ptype, size) + fixed
+        return [head, data] if data else [head]
+
+    def _sent(self, event: Event, kind: type[Event]) -> None:
+        if self._role is WORKER:
+            state = self._worker_state
+            if kind in _GRABS:
+                if state is WorkerState.GRABBING:
+                    raise LocalProtocolError("a GRAB is already waiting for its answer")
+                self._worker_state = WorkerState.GRABBING
+            elif kind is PreSleep:
+                if state is not WorkerState.IDLE:
+                    raise LocalProtocolError(f"can't send PreSleep while {state.value}")
+                self._worker_state = WorkerState.SLEEPING
+            elif kind in _FINISH or kind in (WorkData, WorkWarning, WorkStatus):
+                handle = event.handle  # type: ignore[attr-defined]
+                if handle not in self._jobs:
+                    raise LocalProtocolError(f"{kind.__name__} for job {handle!r}, not held")
+                if kind in _FINISH:
+                    self._jobs.discard(handle)
+        if kind in _ANSWERS:
+            self._pending.append(event)
+
+    def send_failed(self) -> None:
+        """Tell the connection a write failed or was cancelled; it becomes unusable."""
+        self._state = ConnectionState.ERROR

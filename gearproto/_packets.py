@@ -1,0 +1,590 @@
+"""The binary wire codec: packet numbers, the argument table, encode and decode.
+
+Every Gearman packet is a 12-byte header (magic ``\\0REQ`` or ``\\0RES``, type and
+payload size as big-endian uint32) and a payload of NUL-separated fields. How the
+payload splits is fixed per packet type by gearmand's command table
+(``libgearman/command.cc``): ``argc`` fields, and either opaque trailing data after the
+last NUL (``data=True``) or a last field with no terminator (``data=False``). Only the
+last part may contain NUL bytes.
+
+This module is pure functions and tables; :mod:`gearproto._connection` drives it.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+from ._errors import LocalProtocolError, RemoteProtocolError
+from ._events import (
+    AllYours,
+    CanDo,
+    CanDoTimeout,
+    CantDo,
+    EchoReq,
+    EchoRes,
+    Error,
+    Event,
+    GetStatus,
+    GetStatusUnique,
+    GrabJob,
+    GrabJobAll,
+    GrabJobUniq,
+    JobAssign,
+    JobCreated,
+    NoJob,
+    Noop,
+    OptionReq,
+    OptionRes,
+    PreSleep,
+    Priority,
+    ResetAbilities,
+    SetClientId,
+    StatusRes,
+    StatusResUnique,
+    SubmitJob,
+    SubmitJobEpoch,
+    SubmitJobSched,
+    SubmitReduceJob,
+    Unused,
+    WorkComplete,
+    WorkData,
+    WorkException,
+    WorkFail,
+    WorkStatus,
+    WorkWarning,
+)
+
+__all__ = ("MAX_PAYLOAD_SIZE", "REQ", "RES", "PacketType")
+
+REQ: Final = b"\0REQ"
+RES: Final = b"\0RES"
+HEADER: Final = struct.Struct(">4sII")
+HEADER_SIZE: Final = 12
+#: The size field is a uint32 and both gearmand packers refuse ``UINT32_MAX`` itself.
+MAX_PAYLOAD_SIZE: Final = 0xFFFFFFFE
+
+HIGH, NORMAL, LOW = Priority.HIGH, Priority.NORMAL, Priority.LOW
+
+
+class PacketType(enum.IntEnum):
+    """Packet type numbers (``libgearman-1.0/protocol.h``)."""
+
+    CAN_DO = 1
+    CANT_DO = 2
+    RESET_ABILITIES = 3
+    PRE_SLEEP = 4
+    UNUSED = 5
+    NOOP = 6
+    SUBMIT_JOB = 7
+    JOB_CREATED = 8
+    GRAB_JOB = 9
+    NO_JOB = 10
+    JOB_ASSIGN = 11
+    WORK_STATUS = 12
+    WORK_COMPLETE = 13
+    WORK_FAIL = 14
+    GET_STATUS = 15
+    ECHO_REQ = 16
+    ECHO_RES = 17
+    SUBMIT_JOB_BG = 18
+    ERROR = 19
+    STATUS_RES = 20
+    SUBMIT_JOB_HIGH = 21
+    SET_CLIENT_ID = 22
+    CAN_DO_TIMEOUT = 23
+    ALL_YOURS = 24
+    WORK_EXCEPTION = 25
+    OPTION_REQ = 26
+    OPTION_RES = 27
+    WORK_DATA = 28
+    WORK_WARNING = 29
+    GRAB_JOB_UNIQ = 30
+    JOB_ASSIGN_UNIQ = 31
+    SUBMIT_JOB_HIGH_BG = 32
+    SUBMIT_JOB_LOW = 33
+    SUBMIT_JOB_LOW_BG = 34
+    SUBMIT_JOB_SCHED = 35
+    SUBMIT_JOB_EPOCH = 36
+    SUBMIT_REDUCE_JOB = 37
+    SUBMIT_REDUCE_JOB_BACKGROUND = 38
+    GRAB_JOB_ALL = 39
+    JOB_ASSIGN_ALL = 40
+    GET_STATUS_UNIQUE = 41
+    STATUS_RES_UNIQUE = 42
+
+
+P = PacketType
+
+#: (argc, data) per packet type, exactly as ``libgearman/command.cc``.
+LAYOUT: Final[dict[int, tuple[int, bool]]] = {
+    P.CAN_DO: (1, False),
+    P.CANT_DO: (1, False),
+    P.RESET_ABILITIES: (0, False),
+    P.PRE_SLEEP: (0, False),
+    P.UNUSED: (0, False),
+    P.NOOP: (0, False),
+    P.SUBMIT_JOB: (2, True),
+    P.JOB_CREATED: (1, False),
+    P.GRAB_JOB: (0, False),
+    P.NO_JOB: (0, False),
+    P.JOB_ASSIGN: (2, True),
+    P.WORK_STATUS: (3, False),
+    P.WORK_COMPLETE: (1, True),
+    P.WORK_FAIL: (1, False),
+    P.GET_STATUS: (1, False),
+    P.ECHO_REQ: (0, True),
+    P.ECHO_RES: (0, True),
+    P.SUBMIT_JOB_BG: (2, True),
+    P.ERROR: (2, False),
+    P.STATUS_RES: (5, False),
+    P.SUBMIT_JOB_HIGH: (2, True),
+    P.SET_CLIENT_ID: (1, False),
+    P.CAN_DO_TIMEOUT: (2, False),
+    P.ALL_YOURS: (0, False),
+    P.WORK_EXCEPTION: (1, True),
+    P.OPTION_REQ: (1, False),
+    P.OPTION_RES: (1, False),
+    P.WORK_DATA: (1, True),
+    P.WORK_WARNING: (1, True),
+    P.GRAB_JOB_UNIQ: (0, False),
+    P.JOB_ASSIGN_UNIQ: (3, True),
+    P.SUBMIT_JOB_HIGH_BG: (2, True),
+    P.SUBMIT_JOB_LOW: (2, True),
+    P.SUBMIT_JOB_LOW_BG: (2, True),
+    P.SUBMIT_JOB_SCHED: (7, True),
+    P.SUBMIT_JOB_EPOCH: (3, True),
+    P.SUBMIT_REDUCE_JOB: (4, True),
+    P.SUBMIT_REDUCE_JOB_BACKGROUND: (4, True),
+    P.GRAB_JOB_ALL: (0, False),
+    P.JOB_ASSIGN_ALL: (4, True),
+    P.GET_STATUS_UNIQUE: (1, False),
+    P.STATUS_RES_UNIQUE: (6, False),
+}
+
+#: Packets only a server sends. gearmand answers them with INVALID_COMMAND when a
+#: client sends them with REQ magic.
+RES_ONLY: Final = frozenset(
+    {
+        P.NOOP,
+        P.JOB_CREATED,
+        P.NO_JOB,
+        P.JOB_ASSIGN,
+        P.ECHO_RES,
+        P.ERROR,
+        P.STATUS_RES,
+        P.OPTION_RES,
+        P.JOB_ASSIGN_UNIQ,
+        P.JOB_ASSIGN_ALL,
+        P.STATUS_RES_UNIQUE,
+    }
+)
+#: Packets that travel in both directions (worker → server → client).
+BOTH_WAYS: Final = frozenset(
+    {P.WORK_STATUS, P.WORK_COMPLETE, P.WORK_FAIL, P.WORK_EXCEPTION, P.WORK_DATA, P.WORK_WARNING}
+)
+#: Packets a client or worker may receive (RES magic).
+RECEIVED_BY_PEER: Final = RES_ONLY | BOTH_WAYS
+#: Packets a server may receive (REQ magic).
+RECEIVED_BY_SERVER: Final = frozenset(LAYOUT) - RES_ONLY
+
+# --------------------------------------------------------------------------- numbers
+
+
+def atoi(field: bytes) -> int:
+    """Parse an ASCII number the way C's ``strtoll``/``atoi`` do: leading digits, else 0."""
+    text = field.lstrip(b" \t\n\r\f\v")
+    sign = 1
+    if text[:1] in (b"-", b"+"):
+        sign = -1 if text[:1] == b"-" else 1
+        text = text[1:]
+    end = 0
+    for byte in text:
+        if not 48 <= byte <= 57:
+            break
+        end += 1
+    return sign * int(text[:end]) if end else 0
+
+
+def _number(field: bytes) -> int:
+    if field.isdigit():
+        return int(field)
+    return atoi(field)
+
+
+def _flag(field: bytes) -> bool:
+    return _number(field) != 0
+
+
+# --------------------------------------------------------------------------- decode
+
+Decoder = Callable[[list[bytes]], Event]
+
+
+def _submit(priority: Priority, background: bool) -> Decoder:
+    def decode(f: list[bytes]) -> Event:
+        return SubmitJob(
+            function=f[0], unique=f[1], data=f[2], priority=priority, background=background
+        )
+
+    return decode
+
+
+def _epoch(f: list[bytes]) -> Event:
+    epoch = atoi(f[2])
+    if not -(2**63) <= epoch < 2**63:
+        raise RemoteProtocolError("SUBMIT_JOB_EPOCH epoch out of range (gearmand closes)")
+    return SubmitJobEpoch(function=f[0], unique=f[1], epoch=epoch, data=f[3])
+
+
+def _can_do_timeout(f: list[bytes]) -> Event:
+    if len(f[1]) > 20:
+        raise RemoteProtocolError("CAN_DO_TIMEOUT timeout longer than 20 digits (gearmand closes)")
+    return CanDoTimeout(function=f[0], timeout=atoi(f[1]))
+
+
+def _reduce(background: bool) -> Decoder:
+    def decode(f: list[bytes]) -> Event:
+        return SubmitReduceJob(
+            function=f[0],
+            unique=f[1],
+            reducer=f[2],
+            aggregate=f[3],
+            data=f[4],
+            background=background,
+        )
+
+    return decode
+
+
+def _status_res(f: list[bytes]) -> Event:
+    return StatusRes(
+        handle=f[0],
+        known=_flag(f[1]),
+        running=_flag(f[2]),
+        numerator=_number(f[3]),
+        denominator=_number(f[4]),
+    )
+
+
+def _status_res_unique(f: list[bytes]) -> Event:
+    return StatusResUnique(
+        unique=f[0],
+        known=_flag(f[1]),
+        running=_flag(f[2]),
+        numerator=_number(f[3]),
+        denominator=_number(f[4]),
+        client_count=_number(f[5]),
+    )
+
+
+DECODE: Final[dict[int, Decoder]] = {
+    P.CAN_DO: lambda f: CanDo(function=f[0]),
+    P.CANT_DO: lambda f: CantDo(function=f[0]),
+    P.RESET_ABILITIES: lambda f: ResetAbilities(),
+    P.PRE_SLEEP: lambda f: PreSleep(),
+    P.UNUSED: lambda f: Unused(),
+    P.NOOP: lambda f: Noop(),
+    P.SUBMIT_JOB: _submit(NORMAL, False),
+    P.JOB_CREATED: lambda f: JobCreated(handle=f[0]),
+    P.GRAB_JOB: lambda f: GrabJob(),
+    P.NO_JOB: lambda f: NoJob(),
+    P.JOB_ASSIGN: lambda f: JobAssign(handle=f[0], function=f[1], data=f[2]),
+    P.WORK_STATUS: lambda f: WorkStatus(
+        handle=f[0], numerator=_number(f[1]), denominator=_number(f[2])
+    ),
+    P.WORK_COMPLETE: lambda f: WorkComplete(handle=f[0], data=f[1]),
+    P.WORK_FAIL: lambda f: WorkFail(handle=f[0]),
+    P.GET_STATUS: lambda f: GetStatus(handle=f[0]),
+    P.ECHO_REQ: lambda f: EchoReq(data=f[0]),
+    P.ECHO_RES: lambda f: EchoRes(data=f[0]),
+    P.SUBMIT_JOB_BG: _submit(NORMAL, True),
+    P.ERROR: lambda f: Error(code=f[0], text=f[1]),
+    P.STATUS_RES: _status_res,
+    P.SUBMIT_JOB_HIGH: _submit(HIGH, False),
+    P.SET_CLIENT_ID: lambda f: SetClientId(client_id=f[0]),
+    P.CAN_DO_TIMEOUT: _can_do_timeout,
+    P.ALL_YOURS: lambda f: AllYours(),
+    P.WORK_EXCEPTION: lambda f: WorkException(handle=f[0], data=f[1]),
+    P.OPTION_REQ: lambda f: OptionReq(option=f[0]),
+    P.OPTION_RES: lambda f: OptionRes(option=f[0]),
+    P.WORK_DATA: lambda f: WorkData(handle=f[0], data=f[1]),
+    P.WORK_WARNING: lambda f: WorkWarning(handle=f[0], data=f[1]),
+    P.GRAB_JOB_UNIQ: lambda f: GrabJobUniq(),
+    P.JOB_ASSIGN_UNIQ: lambda f: JobAssign(handle=f[0], function=f[1], unique=f[2], data=f[3]),
+    P.SUBMIT_JOB_HIGH_BG: _submit(HIGH, True),
+    P.SUBMIT_JOB_LOW: _submit(LOW, False),
+    P.SUBMIT_JOB_LOW_BG: _submit(LOW, True),
+    P.SUBMIT_JOB_SCHED: lambda f: SubmitJobSched(
+        function=f[0],
+        unique=f[1],
+        minute=f[2],
+        hour=f[3],
+        day_of_month=f[4],
+        month=f[5],
+        day_of_week=f[6],
+        data=f[7],
+    ),
+    P.SUBMIT_JOB_EPOCH: _epoch,
+    P.SUBMIT_REDUCE_JOB: _reduce(False),
+    P.SUBMIT_REDUCE_JOB_BACKGROUND: _reduce(True),
+    P.GRAB_JOB_ALL: lambda f: GrabJobAll(),
+    P.JOB_ASSIGN_ALL: lambda f: JobAssign(
+        handle=f[0], function=f[1], unique=f[2], reducer=f[3], data=f[4]
+    ),
+    P.GET_STATUS_UNIQUE: lambda f: GetStatusUnique(unique=f[0]),
+    P.STATUS_RES_UNIQUE: _status_res_unique,
+}
+
+
+class Entry(NamedTuple):
+    """What the parser needs to know about one packet type."""
+
+    argc: int
+    data: bool
+    decode: Decoder
+    name: str
+
+
+#: Indexed by packet type; ``None`` for 0 (TEXT, internal to gearmand).
+TABLE: Final[list[Entry | None]] = [None] + [
+    Entry(*LAYOUT[t], DECODE[t], P(t).name) for t in range(1, 43)
+]
+
+
+def split_fields(
+    buf: bytes, start: int, end: int, argc: int, data: bool, nul_limit: int
+) -> list[bytes] | None:
+    """Split ``buf[start:end]`` into a packet's fields, or ``None`` if a NUL is missing.
+
+    Data packets give ``argc + 1`` items (the last is the data); the others ``argc``.
+    NULs are searched for only before ``nul_limit`` (at most ``end``): unlike gearmand,
+    a missing NUL is an error, never a reason to read on into the next packet.
+    """
+    fields: list[bytes] = []
+    pos = start
+    for _ in range(argc if data else argc - 1):
+        nul = buf.find(b"\0", pos, nul_limit)
+        if nul < 0:
+            return None
+        fields.append(buf[pos:nul])
+        pos = nul + 1
+    if data or argc:
+        fields.append(buf[pos:end])
+    return fields
+
+
+# --------------------------------------------------------------------------- encode
+
+#: Limits on what we send, from ``libgearman-1.0/limits.h``.
+MAX_FUNCTION_SIZE: Final = 512
+MAX_UNIQUE_SIZE: Final = 63
+MAX_HANDLE_SIZE: Final = 63
+MAX_CLIENT_ID_SIZE: Final = 254
+MAX_OPTION_SIZE: Final = 63
+
+Encoded = tuple[int, bytes, bytes]
+"""(packet type, NUL-joined fixed fields, trailing data or last field)."""
+
+
+def _check(value: bytes, what: str, limit: int | None = None) -> bytes:
+    if not isinstance(value, bytes):
+        raise LocalProtocolError(f"{what} must be bytes, not {type(value).__name__}")
+    if b"\0" in value:
+        raise LocalProtocolError(f"{what} must not contain a NUL byte: {value!r}")
+    if limit is not None and len(value) > limit:
+        raise LocalProtocolError(f"{what} is {len(value)} bytes; the limit is {limit}")
+    return value
+
+
+def _data(value: bytes, what: str = "data") -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise LocalProtocolError(f"{what} must be bytes, not {type(value).__name__}")
+    return value if isinstance(value, bytes) else bytes(value)
+
+
+def _int(value: int, what: str, low: int = 0, high: int = 2**32 - 1) -> bytes:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise LocalProtocolError(f"{what} must be an integer in {low}..{high}, not {value!r}")
+    return b"%d" % value
+
+
+_SUBMIT_TYPE: Final = {
+    (NORMAL, False): P.SUBMIT_JOB,
+    (NORMAL, True): P.SUBMIT_JOB_BG,
+    (HIGH, False): P.SUBMIT_JOB_HIGH,
+    (HIGH, True): P.SUBMIT_JOB_HIGH_BG,
+    (LOW, False): P.SUBMIT_JOB_LOW,
+    (LOW, True): P.SUBMIT_JOB_LOW_BG,
+}
+
+
+def _e_submit(e: SubmitJob) -> Encoded:
+    try:
+        ptype = _SUBMIT_TYPE[e.priority, e.background]
+    except (KeyError, TypeError):
+        raise LocalProtocolError(
+            f"bad priority/background: {e.priority!r}/{e.background!r}"
+        ) from None
+    return (
+        ptype,
+        _check(e.function, "function", MAX_FUNCTION_SIZE)
+        + b"\0"
+        + _check(e.unique, "unique", MAX_UNIQUE_SIZE)
+        + b"\0",
+        _data(e.data),
+    )
+
+
+def _e_epoch(e: SubmitJobEpoch) -> Encoded:
+    fixed = b"\0".join(
+        (
+            _check(e.function, "function", MAX_FUNCTION_SIZE),
+            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+            _int(e.epoch, "epoch", 0, 2**63 - 1),
+        )
+    )
+    return P.SUBMIT_JOB_EPOCH, fixed + b"\0", _data(e.data)
+
+
+def _e_reduce(e: SubmitReduceJob) -> Encoded:
+    fixed = b"\0".join(
+        (
+            _check(e.function, "function", MAX_FUNCTION_SIZE),
+            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+            _check(e.reducer, "reducer", MAX_FUNCTION_SIZE),
+            _check(e.aggregate, "aggregate", MAX_FUNCTION_SIZE),
+        )
+    )
+    ptype = P.SUBMIT_REDUCE_JOB_BACKGROUND if e.background else P.SUBMIT_REDUCE_JOB
+    return ptype, fixed + b"\0", _data(e.data)
+
+
+def _e_sched(e: SubmitJobSched) -> Encoded:
+    fixed = b"\0".join(
+        (
+            _check(e.function, "function", MAX_FUNCTION_SIZE),
+            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+            _check(e.minute, "minute"),
+            _check(e.hour, "hour"),
+            _check(e.day_of_month, "day_of_month"),
+            _check(e.month, "month"),
+            _check(e.day_of_week, "day_of_week"),
+        )
+    )
+    return P.SUBMIT_JOB_SCHED, fixed + b"\0", _data(e.data)
+
+
+def _e_assign(e: JobAssign) -> Encoded:
+    head = (
+        _check(e.handle, "handle", MAX_HANDLE_SIZE)
+        + b"\0"
+        + _check(e.function, "function", MAX_FUNCTION_SIZE)
+        + b"\0"
+    )
+    if e.reducer is not None:
+        if e.unique is None:
+            raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
+        tail = _check(e.unique, "unique") + b"\0" + _check(e.reducer, "reducer") + b"\0"
+        return P.JOB_ASSIGN_ALL, head + tail, _data(e.data)
+    if e.unique is not None:
+        return P.JOB_ASSIGN_UNIQ, head + _check(e.unique, "unique") + b"\0", _data(e.data)
+    return P.JOB_ASSIGN, head, _data(e.data)
+
+
+def _e_handle_data(ptype: int) -> Callable[[WorkData], Encoded]:
+    def encode(e: WorkData) -> Encoded:
+        return ptype, _check(e.handle, "handle", MAX_HANDLE_SIZE) + b"\0", _data(e.data)
+
+    return encode
+
+
+def _e_status(e: WorkStatus) -> Encoded:
+    fixed = _check(e.handle, "handle", MAX_HANDLE_SIZE) + b"\0"
+    fixed += _int(e.numerator, "numerator") + b"\0"
+    return P.WORK_STATUS, fixed, _int(e.denominator, "denominator")
+
+
+def _e_status_res(e: StatusRes) -> Encoded:
+    fixed = b"\0".join(
+        (
+            _check(e.handle, "handle"),
+            b"1" if e.known else b"0",
+            b"1" if e.running else b"0",
+            _int(e.numerator, "numerator"),
+        )
+    )
+    return P.STATUS_RES, fixed + b"\0", _int(e.denominator, "denominator")
+
+
+def _e_status_res_unique(e: StatusResUnique) -> Encoded:
+    fixed = b"\0".join(
+        (
+            _check(e.unique, "unique"),
+            b"1" if e.known else b"0",
+            b"1" if e.running else b"0",
+            _int(e.numerator, "numerator"),
+            _int(e.denominator, "denominator"),
+        )
+    )
+    return P.STATUS_RES_UNIQUE, fixed + b"\0", _int(e.client_count, "client_count")
+
+
+def _e_can_do_timeout(e: CanDoTimeout) -> Encoded:
+    fixed = _check(e.function, "function", MAX_FUNCTION_SIZE) + b"\0"
+    return P.CAN_DO_TIMEOUT, fixed, _int(e.timeout, "timeout", 0, 2**31 - 1)
+
+
+def _e_error(e: Error) -> Encoded:
+    return P.ERROR, _check(e.code, "code") + b"\0", _data(e.text, "text")
+
+
+def _empty(ptype: int) -> Callable[[Event], Encoded]:
+    return lambda e: (ptype, b"", b"")
+
+
+def _last(ptype: int, attr: str, what: str, limit: int | None) -> Callable[[Event], Encoded]:
+    def encode(e: Event) -> Encoded:
+        return ptype, b"", _check(getattr(e, attr), what, limit)
+
+    return encode
+
+
+ENCODE: Final[dict[type[Event], Callable[[Any], Encoded]]] = {
+    CanDo: _last(P.CAN_DO, "function", "function", MAX_FUNCTION_SIZE),
+    CantDo: _last(P.CANT_DO, "function", "function", MAX_FUNCTION_SIZE),
+    CanDoTimeout: _e_can_do_timeout,
+    ResetAbilities: _empty(P.RESET_ABILITIES),
+    PreSleep: _empty(P.PRE_SLEEP),
+    Unused: _empty(P.UNUSED),
+    Noop: _empty(P.NOOP),
+    SubmitJob: _e_submit,
+    SubmitJobEpoch: _e_epoch,
+    SubmitReduceJob: _e_reduce,
+    SubmitJobSched: _e_sched,
+    JobCreated: _last(P.JOB_CREATED, "handle", "handle", MAX_HANDLE_SIZE),
+    GrabJob: _empty(P.GRAB_JOB),
+    GrabJobUniq: _empty(P.GRAB_JOB_UNIQ),
+    GrabJobAll: _empty(P.GRAB_JOB_ALL),
+    NoJob: _empty(P.NO_JOB),
+    JobAssign: _e_assign,
+    WorkStatus: _e_status,
+    WorkComplete: _e_handle_data(P.WORK_COMPLETE),
+    WorkData: _e_handle_data(P.WORK_DATA),
+    WorkWarning: _e_handle_data(P.WORK_WARNING),
+    WorkException: _e_handle_data(P.WORK_EXCEPTION),
+    WorkFail: _last(P.WORK_FAIL, "handle", "handle", MAX_HANDLE_SIZE),
+    GetStatus: _last(P.GET_STATUS, "handle", "handle", MAX_HANDLE_SIZE),
+    GetStatusUnique: _last(P.GET_STATUS_UNIQUE, "unique", "unique", MAX_UNIQUE_SIZE),
+    StatusRes: _e_status_res,
+    StatusResUnique: _e_status_res_unique,
+    EchoReq: lambda e: (P.ECHO_REQ, b"", _data(e.data)),
+    EchoRes: lambda e: (P.ECHO_RES, b"", _data(e.data)),
+    Error: _e_error,
+    SetClientId: _last(P.SET_CLIENT_ID, "client_id", "client_id", MAX_CLIENT_ID_SIZE),
+    AllYours: _empty(P.ALL_YOURS),
+    OptionReq: _last(P.OPTION_REQ, "option", "option", MAX_OPTION_SIZE),
+    OptionRes: _last(P.OPTION_RES, "option", "option", None),
+}

@@ -1,0 +1,1 @@
+"""The gearproto job server, on anyio."""

@@ -1,0 +1,1 @@
+"""The Gearman client, worker and admin APIs for blocking sockets, asyncio and trio."""
