@@ -1,0 +1,1 @@
+"""Benchmarks: gearproto measured side by side with gearmand and other peers."""
