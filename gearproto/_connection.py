@@ -57,6 +57,7 @@ from ._admin import (
     encode_reply,
     reply_kind,
 )
+from ._decode import TABLE, Entry, FastDecoder
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     AllYours,
@@ -105,7 +106,6 @@ from ._packets import (
     RECEIVED_BY_SERVER,
     REQ,
     RES,
-    TABLE,
     PacketType,
     split_fields,
 )
@@ -208,6 +208,8 @@ _SENDABLE: Final[dict[Role, frozenset[type[Event]]]] = {
     SERVER: _SERVER_SENDS,
 }
 _FINISH: Final = (WorkComplete, WorkFail, WorkException)
+_unpack: Final = HEADER.unpack_from
+_pack: Final = HEADER.pack
 _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
 
 
@@ -254,8 +256,18 @@ class Connection:
         self._max_line = max_line_size
         self._our_magic = RES if self._server else REQ
         self._their_magic = REQ if self._server else RES
-        self._receivable = RECEIVED_BY_SERVER if self._server else RECEIVED_BY_PEER
+        receivable = RECEIVED_BY_SERVER if self._server else RECEIVED_BY_PEER
+        self._accept: dict[int, tuple[FastDecoder, int, Entry]] = {}
+        for ptype in receivable:
+            entry = TABLE[ptype]
+            assert entry is not None
+            limit = max_packet_size if entry.data else min(max_packet_size, max_field_size)
+            self._accept[ptype] = (entry.fast, limit, entry)
         self._sendable = _SENDABLE[role]
+        self._track = not self._server
+        # send()'s fast path: binary events this role may send, while the connection is
+        # usable. Anything else (admin text, errors, refusals) goes the long way.
+        self._encoders = {t: ENCODE[t] for t in self._sendable if t in ENCODE}
         self._buf = b""
         self._pos = 0
         self._scan = 0
@@ -321,21 +333,71 @@ class Connection:
         else:
             self._buf = self._buf[self._pos :] + chunk
             self._scan = max(0, self._scan - self._pos)
+            if len(self._buf) > _LARGE and self._large is None:
+                self._maybe_start_large()
         self._pos = 0
+
+    def _maybe_start_large(self) -> None:
+        # Collect a big data part read by read even if nobody calls next_event() in
+        # between, so that feeding many reads in a row stays linear.
+        buf = self._buf
+        if buf[0] or self._state is not ConnectionState.OPEN:
+            return
+        magic, ptype, size = _unpack(buf, 0)
+        info = self._accept.get(ptype)
+        if info is None or magic != self._their_magic or size > info[1] or not info[2].data:
+            return
+        if HEADER_SIZE + size > len(buf):
+            try:
+                self._start_large(ptype, HEADER_SIZE, HEADER_SIZE + size)
+            except RemoteProtocolError:
+                pass  # next_event() finds and reports it
 
     def next_event(self) -> Event | Literal[_Need.NEED_DATA]:
         """The next event, or :data:`NEED_DATA` until more bytes arrive.
 
         At end of stream this returns :class:`~gearproto.ConnectionClosed` (every time
-        it is called). :raises RemoteProtocolError: the peer sent invalid bytes.
+        it is called).
+
+        Raises:
+            RemoteProtocolError: the peer sent invalid bytes; the connection is poisoned.
         """
-        if self._state is ConnectionState.ERROR:
-            raise RemoteProtocolError("the connection is in the ERROR state")
         try:
-            return self._next_event()
+            buf = self._buf
+            pos = self._pos
+            n = len(buf)
+            if n - pos < HEADER_SIZE or buf[pos] or self._large is not None:
+                return self._slow_event()
+            magic, ptype, size = _unpack(buf, pos)
+            info = self._accept.get(ptype)
+            if info is None or magic != self._their_magic:
+                raise self._bad_header(magic, ptype)
+            fast, limit, entry = info
+            if size > limit:
+                raise self._too_big(entry, size)
+            start = pos + HEADER_SIZE
+            end = start + size
+            if end > n:
+                return self._slow_event()
+            event = fast(
+                buf, start, end, end if size < self._max_field else start + self._max_field
+            )
+            if event is None:
+                raise self._missing_nul(entry.name, size)
+            self._pos = end
+            return event if self._server else self._received(event)
         except RemoteProtocolError:
-            self._state = ConnectionState.ERROR
+            self._poison()
             raise
+
+    def _poison(self) -> None:
+        # A non-NUL first byte sends every later call down the slow path, which raises.
+        self._state = ConnectionState.ERROR
+        if not self._server:
+            self._encoders = {}
+        self._buf = b"\xff"
+        self._pos = 0
+        self._large = None
 
     def events(self) -> Iterable[Event]:
         """Every event that the bytes received so far complete (stops at NEED_DATA)."""
@@ -347,7 +409,10 @@ class Connection:
             if type(event) is ConnectionClosed:
                 return
 
-    def _next_event(self) -> Event | Literal[_Need.NEED_DATA]:
+    def _slow_event(self) -> Event | Literal[_Need.NEED_DATA]:
+        """Everything but a complete binary packet: errors, EOF, text, partial input."""
+        if self._state is ConnectionState.ERROR:
+            raise RemoteProtocolError("the connection is in the ERROR state")
         if self._large is not None:
             return self._finish_large()
         buf = self._buf
@@ -361,41 +426,22 @@ class Connection:
         if buf[pos]:
             return self._text()
         if n - pos < HEADER_SIZE:
-            head = buf[pos:n]
+            head = buf[pos : min(n, pos + 4)]
             if not (REQ.startswith(head) or RES.startswith(head)):
                 raise RemoteProtocolError(f"bad magic {head!r} (gearmand closes)")
             return self._incomplete(n - pos, HEADER_SIZE)
-        magic, ptype, size = HEADER.unpack_from(buf, pos)
-        if magic != self._their_magic or ptype not in self._receivable:
-            raise self._bad_header(magic, ptype)
-        entry = TABLE[ptype]
-        assert entry is not None
-        argc, has_data = entry.argc, entry.data
+        _magic, ptype, size = _unpack(buf, pos)
+        entry = self._accept[ptype][2]
+        if entry.data and size > _LARGE and not self._eof:
+            return self._start_large(ptype, pos + HEADER_SIZE, pos + HEADER_SIZE + size)
+        return self._incomplete(n - pos, size + HEADER_SIZE)
+
+    def _too_big(self, entry: Entry, size: int) -> RemoteProtocolError:
         if size > self._max_packet:
-            raise RemoteProtocolError(
-                f"{entry.name} of {size} bytes is over max_packet_size {self._max_packet}"
-            )
-        if not has_data and size > self._max_field:
-            raise RemoteProtocolError(
-                f"{entry.name} of {size} bytes is over max_field_size {self._max_field}"
-            )
-        start = pos + HEADER_SIZE
-        end = start + size
-        if end > n:
-            if has_data and size > _LARGE and not self._eof:
-                return self._start_large(ptype, start, end)
-            return self._incomplete(n - pos, size + HEADER_SIZE)
-        nul_limit = (
-            end if not has_data or end - start < self._max_field else start + self._max_field
-        )
-        fields = split_fields(buf, start, end, argc, has_data, nul_limit)
-        if fields is None:
-            raise self._missing_nul(entry.name, size)
-        self._pos = end
-        event: Event = entry.decode(fields)
-        if self._server:
-            return event
-        return self._received(event)
+            what = f"max_packet_size {self._max_packet}"
+        else:
+            what = f"max_field_size {self._max_field}"
+        return RemoteProtocolError(f"{entry.name} of {size} bytes is over {what}")
 
     def _incomplete(self, have: int, need: int) -> Literal[_Need.NEED_DATA]:
         if self._eof:
@@ -461,7 +507,7 @@ class Connection:
         del large.parts, parts
         entry = TABLE[large.ptype]
         assert entry is not None
-        event = entry.decode([*large.fields, data])
+        event = entry.from_fields([*large.fields, data])
         return event if self._server else self._received(event)
 
     # ------------------------------------------------------------------ text
@@ -551,10 +597,20 @@ class Connection:
     def send(self, event: Event) -> bytes:
         """The bytes that carry ``event`` to the peer.
 
-        :raises LocalProtocolError: the event is malformed or not allowed now; nothing
-            changes and the connection can still be used.
+        Raises:
+            LocalProtocolError: the event is malformed or not allowed now; nothing
+                changes and the connection can still be used.
         """
-        return b"".join(self.send_vectored(event))
+        encode = self._encoders.get(type(event))
+        if encode is None:
+            return b"".join(self.send_vectored(event))
+        ptype, fixed, data = encode(event)
+        size = len(fixed) + len(data)
+        if size > MAX_PAYLOAD_SIZE:
+            raise LocalProtocolError(f"payload of {size} bytes is over the protocol's 4 GiB")
+        if self._track:
+            self._sent(event, type(event))
+        return _pack(self._our_magic, ptype, size) + fixed + data
 
     def send_vectored(self, event: Event) -> list[bytes]:
         """Like :meth:`send`, with the header and the payload's data part as separate items.
@@ -565,7 +621,7 @@ class Connection:
         kind = type(event)
         if kind not in self._sendable:
             raise LocalProtocolError(f"a {self._role.value} connection can't send {kind.__name__}")
-        if self._state is ConnectionState.ERROR and not self._server:
+        if self._state is ConnectionState.ERROR and not self._encoders:
             raise LocalProtocolError("can't send: the connection is in the ERROR state")
         if kind is AdminCommand:
             line = encode_command(event)  # type: ignore[arg-type]
@@ -577,9 +633,9 @@ class Connection:
         size = len(fixed) + len(data)
         if size > MAX_PAYLOAD_SIZE:
             raise LocalProtocolError(f"payload of {size} bytes is over the protocol's 4 GiB")
-        if not self._server:
+        if self._track:
             self._sent(event, kind)
-        head = HEADER.pack(self._our_magic, ptype, size) + fixed
+        head = _pack(self._our_magic, ptype, size) + fixed
         return [head, data] if data else [head]
 
     def _sent(self, event: Event, kind: type[Event]) -> None:
@@ -605,3 +661,4 @@ class Connection:
     def send_failed(self) -> None:
         """Tell the connection a write failed or was cancelled; it becomes unusable."""
         self._state = ConnectionState.ERROR
+        self._encoders = {}

@@ -15,9 +15,9 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
-from ._errors import LocalProtocolError, RemoteProtocolError
+from ._errors import LocalProtocolError
 from ._events import (
     AllYours,
     CanDo,
@@ -190,169 +190,6 @@ RECEIVED_BY_PEER: Final = RES_ONLY | BOTH_WAYS
 #: Packets a server may receive (REQ magic).
 RECEIVED_BY_SERVER: Final = frozenset(LAYOUT) - RES_ONLY
 
-# --------------------------------------------------------------------------- numbers
-
-
-def atoi(field: bytes) -> int:
-    """Parse an ASCII number the way C's ``strtoll``/``atoi`` do: leading digits, else 0."""
-    text = field.lstrip(b" \t\n\r\f\v")
-    sign = 1
-    if text[:1] in (b"-", b"+"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    end = 0
-    for byte in text:
-        if not 48 <= byte <= 57:
-            break
-        end += 1
-    return sign * int(text[:end]) if end else 0
-
-
-def _number(field: bytes) -> int:
-    if field.isdigit():
-        return int(field)
-    return atoi(field)
-
-
-def _flag(field: bytes) -> bool:
-    return _number(field) != 0
-
-
-# --------------------------------------------------------------------------- decode
-
-Decoder = Callable[[list[bytes]], Event]
-
-
-def _submit(priority: Priority, background: bool) -> Decoder:
-    def decode(f: list[bytes]) -> Event:
-        return SubmitJob(
-            function=f[0], unique=f[1], data=f[2], priority=priority, background=background
-        )
-
-    return decode
-
-
-def _epoch(f: list[bytes]) -> Event:
-    epoch = atoi(f[2])
-    if not -(2**63) <= epoch < 2**63:
-        raise RemoteProtocolError("SUBMIT_JOB_EPOCH epoch out of range (gearmand closes)")
-    return SubmitJobEpoch(function=f[0], unique=f[1], epoch=epoch, data=f[3])
-
-
-def _can_do_timeout(f: list[bytes]) -> Event:
-    if len(f[1]) > 20:
-        raise RemoteProtocolError("CAN_DO_TIMEOUT timeout longer than 20 digits (gearmand closes)")
-    return CanDoTimeout(function=f[0], timeout=atoi(f[1]))
-
-
-def _reduce(background: bool) -> Decoder:
-    def decode(f: list[bytes]) -> Event:
-        return SubmitReduceJob(
-            function=f[0],
-            unique=f[1],
-            reducer=f[2],
-            aggregate=f[3],
-            data=f[4],
-            background=background,
-        )
-
-    return decode
-
-
-def _status_res(f: list[bytes]) -> Event:
-    return StatusRes(
-        handle=f[0],
-        known=_flag(f[1]),
-        running=_flag(f[2]),
-        numerator=_number(f[3]),
-        denominator=_number(f[4]),
-    )
-
-
-def _status_res_unique(f: list[bytes]) -> Event:
-    return StatusResUnique(
-        unique=f[0],
-        known=_flag(f[1]),
-        running=_flag(f[2]),
-        numerator=_number(f[3]),
-        denominator=_number(f[4]),
-        client_count=_number(f[5]),
-    )
-
-
-DECODE: Final[dict[int, Decoder]] = {
-    P.CAN_DO: lambda f: CanDo(function=f[0]),
-    P.CANT_DO: lambda f: CantDo(function=f[0]),
-    P.RESET_ABILITIES: lambda f: ResetAbilities(),
-    P.PRE_SLEEP: lambda f: PreSleep(),
-    P.UNUSED: lambda f: Unused(),
-    P.NOOP: lambda f: Noop(),
-    P.SUBMIT_JOB: _submit(NORMAL, False),
-    P.JOB_CREATED: lambda f: JobCreated(handle=f[0]),
-    P.GRAB_JOB: lambda f: GrabJob(),
-    P.NO_JOB: lambda f: NoJob(),
-    P.JOB_ASSIGN: lambda f: JobAssign(handle=f[0], function=f[1], data=f[2]),
-    P.WORK_STATUS: lambda f: WorkStatus(
-        handle=f[0], numerator=_number(f[1]), denominator=_number(f[2])
-    ),
-    P.WORK_COMPLETE: lambda f: WorkComplete(handle=f[0], data=f[1]),
-    P.WORK_FAIL: lambda f: WorkFail(handle=f[0]),
-    P.GET_STATUS: lambda f: GetStatus(handle=f[0]),
-    P.ECHO_REQ: lambda f: EchoReq(data=f[0]),
-    P.ECHO_RES: lambda f: EchoRes(data=f[0]),
-    P.SUBMIT_JOB_BG: _submit(NORMAL, True),
-    P.ERROR: lambda f: Error(code=f[0], text=f[1]),
-    P.STATUS_RES: _status_res,
-    P.SUBMIT_JOB_HIGH: _submit(HIGH, False),
-    P.SET_CLIENT_ID: lambda f: SetClientId(client_id=f[0]),
-    P.CAN_DO_TIMEOUT: _can_do_timeout,
-    P.ALL_YOURS: lambda f: AllYours(),
-    P.WORK_EXCEPTION: lambda f: WorkException(handle=f[0], data=f[1]),
-    P.OPTION_REQ: lambda f: OptionReq(option=f[0]),
-    P.OPTION_RES: lambda f: OptionRes(option=f[0]),
-    P.WORK_DATA: lambda f: WorkData(handle=f[0], data=f[1]),
-    P.WORK_WARNING: lambda f: WorkWarning(handle=f[0], data=f[1]),
-    P.GRAB_JOB_UNIQ: lambda f: GrabJobUniq(),
-    P.JOB_ASSIGN_UNIQ: lambda f: JobAssign(handle=f[0], function=f[1], unique=f[2], data=f[3]),
-    P.SUBMIT_JOB_HIGH_BG: _submit(HIGH, True),
-    P.SUBMIT_JOB_LOW: _submit(LOW, False),
-    P.SUBMIT_JOB_LOW_BG: _submit(LOW, True),
-    P.SUBMIT_JOB_SCHED: lambda f: SubmitJobSched(
-        function=f[0],
-        unique=f[1],
-        minute=f[2],
-        hour=f[3],
-        day_of_month=f[4],
-        month=f[5],
-        day_of_week=f[6],
-        data=f[7],
-    ),
-    P.SUBMIT_JOB_EPOCH: _epoch,
-    P.SUBMIT_REDUCE_JOB: _reduce(False),
-    P.SUBMIT_REDUCE_JOB_BACKGROUND: _reduce(True),
-    P.GRAB_JOB_ALL: lambda f: GrabJobAll(),
-    P.JOB_ASSIGN_ALL: lambda f: JobAssign(
-        handle=f[0], function=f[1], unique=f[2], reducer=f[3], data=f[4]
-    ),
-    P.GET_STATUS_UNIQUE: lambda f: GetStatusUnique(unique=f[0]),
-    P.STATUS_RES_UNIQUE: _status_res_unique,
-}
-
-
-class Entry(NamedTuple):
-    """What the parser needs to know about one packet type."""
-
-    argc: int
-    data: bool
-    decode: Decoder
-    name: str
-
-
-#: Indexed by packet type; ``None`` for 0 (TEXT, internal to gearmand).
-TABLE: Final[list[Entry | None]] = [None] + [
-    Entry(*LAYOUT[t], DECODE[t], P(t).name) for t in range(1, 43)
-]
-
 
 def split_fields(
     buf: bytes, start: int, end: int, argc: int, data: bool, nul_limit: int
@@ -411,31 +248,29 @@ def _int(value: int, what: str, low: int = 0, high: int = 2**32 - 1) -> bytes:
     return b"%d" % value
 
 
-_SUBMIT_TYPE: Final = {
-    (NORMAL, False): P.SUBMIT_JOB,
-    (NORMAL, True): P.SUBMIT_JOB_BG,
-    (HIGH, False): P.SUBMIT_JOB_HIGH,
-    (HIGH, True): P.SUBMIT_JOB_HIGH_BG,
-    (LOW, False): P.SUBMIT_JOB_LOW,
-    (LOW, True): P.SUBMIT_JOB_LOW_BG,
-}
+def _fixed(*named: tuple[bytes, str, int | None]) -> bytes:
+    """NUL-terminate and join fixed fields, checking each one (the slow, precise path)."""
+    return b"".join(_check(value, what, limit) + b"\0" for value, what, limit in named)
 
 
 def _e_submit(e: SubmitJob) -> Encoded:
+    p, bg, f, u = e.priority, e.background, e.function, e.unique
+    if p is NORMAL:
+        ptype = 18 if bg else 7
+    elif p is HIGH:
+        ptype = 32 if bg else 21
+    elif p is LOW:
+        ptype = 34 if bg else 33
+    else:
+        raise LocalProtocolError(f"priority must be a gearproto.Priority, not {p!r}")
     try:
-        ptype = _SUBMIT_TYPE[e.priority, e.background]
-    except (KeyError, TypeError):
-        raise LocalProtocolError(
-            f"bad priority/background: {e.priority!r}/{e.background!r}"
-        ) from None
-    return (
-        ptype,
-        _check(e.function, "function", MAX_FUNCTION_SIZE)
-        + b"\0"
-        + _check(e.unique, "unique", MAX_UNIQUE_SIZE)
-        + b"\0",
-        _data(e.data),
-    )
+        fixed = f + b"\0" + u + b"\0"
+    except TypeError:
+        fixed = b""
+    if fixed.count(0) != 2 or len(f) > MAX_FUNCTION_SIZE or len(u) > MAX_UNIQUE_SIZE:
+        fixed = _fixed((f, "function", MAX_FUNCTION_SIZE), (u, "unique", MAX_UNIQUE_SIZE))
+    d = e.data
+    return ptype, fixed, d if type(d) is bytes else _data(d)
 
 
 def _e_epoch(e: SubmitJobEpoch) -> Encoded:
@@ -478,25 +313,34 @@ def _e_sched(e: SubmitJobSched) -> Encoded:
 
 
 def _e_assign(e: JobAssign) -> Encoded:
-    head = (
-        _check(e.handle, "handle", MAX_HANDLE_SIZE)
-        + b"\0"
-        + _check(e.function, "function", MAX_FUNCTION_SIZE)
-        + b"\0"
-    )
-    if e.reducer is not None:
-        if e.unique is None:
+    h, f, u, r = e.handle, e.function, e.unique, e.reducer
+    named: tuple[tuple[bytes, str, int | None], ...]
+    if r is not None:
+        if u is None:
             raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
-        tail = _check(e.unique, "unique") + b"\0" + _check(e.reducer, "reducer") + b"\0"
-        return P.JOB_ASSIGN_ALL, head + tail, _data(e.data)
-    if e.unique is not None:
-        return P.JOB_ASSIGN_UNIQ, head + _check(e.unique, "unique") + b"\0", _data(e.data)
-    return P.JOB_ASSIGN, head, _data(e.data)
+        ptype, named = 40, ((h, "handle", 63), (f, "function", 512), (u, "unique", None))
+        named += ((r, "reducer", None),)
+    elif u is not None:
+        ptype, named = 31, ((h, "handle", 63), (f, "function", 512), (u, "unique", None))
+    else:
+        ptype, named = 11, ((h, "handle", 63), (f, "function", 512))
+    try:
+        fixed = b"\0".join([v for v, _, _ in named]) + b"\0"
+    except TypeError:
+        fixed = b""
+    if fixed.count(0) != len(named) or len(h) > MAX_HANDLE_SIZE or len(f) > MAX_FUNCTION_SIZE:
+        fixed = _fixed(*named)
+    d = e.data
+    return ptype, fixed, d if type(d) is bytes else _data(d)
 
 
 def _e_handle_data(ptype: int) -> Callable[[WorkData], Encoded]:
     def encode(e: WorkData) -> Encoded:
-        return ptype, _check(e.handle, "handle", MAX_HANDLE_SIZE) + b"\0", _data(e.data)
+        h = e.handle
+        if type(h) is not bytes or b"\0" in h or len(h) > MAX_HANDLE_SIZE:
+            _check(h, "handle", MAX_HANDLE_SIZE)
+        d = e.data
+        return ptype, h + b"\0", d if type(d) is bytes else _data(d)
 
     return encode
 
@@ -546,8 +390,13 @@ def _empty(ptype: int) -> Callable[[Event], Encoded]:
 
 
 def _last(ptype: int, attr: str, what: str, limit: int | None) -> Callable[[Event], Encoded]:
+    cap = MAX_PAYLOAD_SIZE if limit is None else limit
+
     def encode(e: Event) -> Encoded:
-        return ptype, b"", _check(getattr(e, attr), what, limit)
+        value = getattr(e, attr)
+        if type(value) is not bytes or b"\0" in value or len(value) > cap:
+            _check(value, what, limit)
+        return ptype, b"", value
 
     return encode
 

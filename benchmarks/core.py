@@ -1,0 +1,240 @@
+"""Protocol-core benchmark: gearproto against the floor of pure-Python framing.
+
+Run with ``python -m benchmarks.core``. Every figure is a ratio against a baseline
+measured in the same run, so machine noise cancels out:
+
+* parse: packets/s of :meth:`gearproto.Connection.next_event` over a stream of 64-byte
+  SUBMIT_JOB, JOB_ASSIGN and WORK_COMPLETE packets, against a bare
+  ``struct.unpack_from``-and-slice loop over the same bytes;
+* serialize: packets/s of :meth:`gearproto.Connection.send` against a bare
+  ``struct.pack`` loop producing the same bytes;
+* large: time and peak memory to receive one packet of 64, 128 and 256 MiB fed in
+  64 KiB chunks, against the payload size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import struct
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import gearproto as g
+from gearproto._packets import LAYOUT
+
+HEADER = struct.Struct(">4sII")
+DATA = bytes(range(64))
+CHUNK = 65536
+
+
+def best_of(runs: int, fn: Callable[[], int]) -> float:
+    """Packets per second of ``fn`` (which returns its packet count), best of ``runs``."""
+    best = 0.0
+    for _ in range(runs):
+        gc.collect()
+        start = time.perf_counter()
+        count = fn()
+        best = max(best, count / (time.perf_counter() - start))
+    return best
+
+
+def chunks(stream: bytes) -> list[bytes]:
+    """``stream`` as the 64 KiB reads a socket would hand over."""
+    return [stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK)]
+
+
+def bare_parse(reads: list[bytes], argcs: dict[int, int]) -> int:
+    """The floor: unpack each header, slice the payload and split its fields."""
+    count = 0
+    rest = b""
+    unpack = HEADER.unpack_from
+    for read in reads:
+        buf = rest + read if rest else read
+        pos, n = 0, len(buf)
+        while n - pos >= 12:
+            _magic, ptype, size = unpack(buf, pos)
+            end = pos + 12 + size
+            if end > n:
+                break
+            buf[pos + 12 : end].split(b"\0", argcs[ptype])
+            pos = end
+            count += 1
+        rest = buf[pos:]
+    return count
+
+
+def gear_parse(reads: list[bytes], role: g.Role) -> int:
+    """gearproto: feed the reads and take every event."""
+    conn = g.Connection(role)
+    count = 0
+    need = g.NEED_DATA
+    for read in reads:
+        conn.receive_data(read)
+        while conn.next_event() is not need:
+            count += 1
+    return count
+
+
+def gear_worker_parse(reads: list[bytes]) -> int:
+    """A worker takes JOB_ASSIGNs, each answering the GRAB_JOB_UNIQ it sent."""
+    conn = g.Connection(g.WORKER)
+    grab = g.GrabJobUniq()
+    count = 0
+    need = g.NEED_DATA
+    conn.send(grab)
+    for read in reads:
+        conn.receive_data(read)
+        while (event := conn.next_event()) is not need:
+            count += 1
+            assert isinstance(event, g.JobAssign)
+            conn.send(g.WorkFail(handle=event.handle))
+            conn.send(grab)
+    return count
+
+
+def bare_worker_parse(reads: list[bytes], argcs: dict[int, int]) -> int:
+    """The floor for the worker: also pack the two headers the worker sends."""
+    count = 0
+    rest = b""
+    unpack = HEADER.unpack_from
+    pack = HEADER.pack
+    for read in reads:
+        buf = rest + read if rest else read
+        pos, n = 0, len(buf)
+        while n - pos >= 12:
+            _magic, ptype, size = unpack(buf, pos)
+            end = pos + 12 + size
+            if end > n:
+                break
+            handle = buf[pos + 12 : end].split(b"\0", argcs[ptype])[0]
+            pack(b"\0REQ", 14, len(handle)) + handle
+            pack(b"\0REQ", 30, 0)
+            pos = end
+            count += 1
+        rest = buf[pos:]
+    return count
+
+
+def events(n: int) -> tuple[list[g.Event], list[g.Event], list[g.Event]]:
+    """n SUBMIT_JOBs, n WORK_COMPLETEs (both to a server) and n JOB_ASSIGN_UNIQs."""
+    submits: list[g.Event] = [
+        g.SubmitJob(function=b"reverse", unique=b"%08d" % i, data=DATA) for i in range(n)
+    ]
+    completes: list[g.Event] = [
+        g.WorkComplete(handle=b"H:host:%d" % i, data=DATA) for i in range(n)
+    ]
+    assigns: list[g.Event] = [
+        g.JobAssign(handle=b"H:host:%d" % i, function=b"reverse", unique=b"%08d" % i, data=DATA)
+        for i in range(n)
+    ]
+    return submits, completes, assigns
+
+
+def bare_serialize(items: list[tuple[bytes, int, list[bytes], bytes]]) -> int:
+    """The floor: pack a header and join the fields."""
+    pack = HEADER.pack
+    for magic, ptype, fields, data in items:
+        payload = b"\0".join(fields) + b"\0" + data
+        pack(magic, ptype, len(payload)) + payload
+    return len(items)
+
+
+def gear_serialize(conn: g.Connection, evs: list[g.Event]) -> int:
+    """gearproto: ``send`` every event."""
+    send = conn.send
+    for event in evs:
+        send(event)
+    return len(evs)
+
+
+def large(size: int) -> tuple[float, int]:
+    """Seconds and peak traced bytes to receive one SUBMIT_JOB_BG of ``size`` bytes."""
+    head = g.Connection(g.CLIENT).send(g.SubmitJob(function=b"f", unique=b"u", background=True))
+    head = HEADER.pack(b"\0REQ", 18, len(head) - 12 + size) + head[12:]
+    template = bytearray(b"x" * CHUNK)
+    conn = g.Connection(g.SERVER, max_packet_size=g.MAX_PAYLOAD_SIZE)
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    conn.receive_data(head)
+    left = size
+    while left:
+        piece = bytes(template[: min(CHUNK, left)])  # a fresh object, as recv() returns
+        conn.receive_data(piece)
+        left -= len(piece)
+    event = conn.next_event()
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(event, g.SubmitJob) and len(event.data) == size
+    return elapsed, peak
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every measurement and print a table of ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--large-mib", type=int, nargs="*", default=[64, 128, 256])
+    args = parser.parse_args(argv)
+    n, runs = args.packets, args.runs
+    submits, completes, assigns = events(n)
+    client, server = g.Connection(g.CLIENT), g.Connection(g.SERVER)
+    req_stream = b"".join(map(client.send, submits))
+    done_stream = b"".join(g.Connection(g.SERVER).send(e) for e in completes)
+    assign_stream = b"".join(map(server.send, assigns))
+    argcs = {t: (a if d else max(a - 1, 0)) for t, (a, d) in LAYOUT.items()}
+
+    rows: list[tuple[str, float, float]] = []
+    for name, stream, role in (
+        ("parse SUBMIT_JOB (server)", req_stream, g.SERVER),
+        ("parse WORK_COMPLETE (client)", done_stream, g.CLIENT),
+    ):
+        reads = chunks(stream)
+        base = best_of(runs, functools.partial(bare_parse, reads, argcs))
+        ours = best_of(runs, functools.partial(gear_parse, reads, role))
+        rows.append((name, ours, base))
+    reads = chunks(assign_stream)
+    base = best_of(runs, lambda: bare_worker_parse(reads, argcs))
+    ours = best_of(runs, lambda: gear_worker_parse(reads))
+    rows.append(("parse JOB_ASSIGN_UNIQ (worker, + grab/fail sent)", ours, base))
+
+    def items(evs: list[g.Event], magic: bytes) -> list[tuple[bytes, int, list[bytes], bytes]]:
+        out = []
+        for e in evs:
+            if isinstance(e, g.SubmitJob):
+                out.append((magic, 7, [e.function, e.unique], e.data))
+            elif isinstance(e, g.WorkComplete):
+                out.append((magic, 13, [e.handle], e.data))
+            elif isinstance(e, g.JobAssign):
+                assert e.unique is not None
+                out.append((magic, 31, [e.handle, e.function, e.unique], e.data))
+        return out
+
+    for name, evs, conn, magic in (
+        ("serialize SUBMIT_JOB (client)", submits, g.Connection(g.SERVER), b"\0REQ"),
+        ("serialize WORK_COMPLETE (server)", completes, g.Connection(g.SERVER), b"\0RES"),
+        ("serialize JOB_ASSIGN_UNIQ (server)", assigns, g.Connection(g.SERVER), b"\0RES"),
+    ):
+        sender = g.Connection(g.CLIENT) if isinstance(evs[0], g.SubmitJob) else conn
+        prepared = items(evs, magic)
+        base = best_of(runs, functools.partial(bare_serialize, prepared))
+        ours = best_of(runs, functools.partial(gear_serialize, sender, evs))
+        rows.append((name, ours, base))
+
+    print(f"{'measurement':52} {'gearproto/s':>12} {'baseline/s':>12} {'ratio':>6}")
+    for name, ours, base in rows:
+        print(f"{name:52} {ours:12,.0f} {base:12,.0f} {ours / base:6.2f}")
+    print()
+    print(f"{'large packet, 64 KiB reads':28} {'seconds':>8} {'s/GiB':>7} {'peak/payload':>13}")
+    for mib in args.large_mib:
+        elapsed, peak = large(mib * 2**20)
+        per_gib = elapsed / (mib / 1024)
+        print(f"{mib:4d} MiB{'':19} {elapsed:8.3f} {per_gib:7.2f} {peak / (mib * 2**20):13.2f}")
+
+
+if __name__ == "__main__":
+    main()
