@@ -57,7 +57,7 @@ from ._admin import (
     encode_reply,
     reply_kind,
 )
-from ._decode import TABLE, Entry, FastDecoder
+from ._decode import TABLE, Entry, SmallDecoder
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     AllYours,
@@ -207,7 +207,8 @@ _SENDABLE: Final[dict[Role, frozenset[type[Event]]]] = {
     WORKER: _COMMON | _WORKER_ONLY,
     SERVER: _SERVER_SENDS,
 }
-_FINISH: Final = (WorkComplete, WorkFail, WorkException)
+_FINISH: Final = frozenset({WorkComplete, WorkFail, WorkException})
+_WORK: Final = _FINISH | {WorkData, WorkWarning, WorkStatus}
 _unpack: Final = HEADER.unpack_from
 _pack: Final = HEADER.pack
 _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
@@ -257,12 +258,12 @@ class Connection:
         self._our_magic = RES if self._server else REQ
         self._their_magic = REQ if self._server else RES
         receivable = RECEIVED_BY_SERVER if self._server else RECEIVED_BY_PEER
-        self._accept: dict[int, tuple[FastDecoder, int, Entry]] = {}
+        self._accept: dict[int, tuple[SmallDecoder, int, Entry]] = {}
         for ptype in receivable:
             entry = TABLE[ptype]
             assert entry is not None
             limit = max_packet_size if entry.data else min(max_packet_size, max_field_size)
-            self._accept[ptype] = (entry.fast, limit, entry)
+            self._accept[ptype] = (entry.small, limit, entry)
         self._sendable = _SENDABLE[role]
         self._track = not self._server
         # send()'s fast path: binary events this role may send, while the connection is
@@ -372,16 +373,17 @@ class Connection:
             info = self._accept.get(ptype)
             if info is None or magic != self._their_magic:
                 raise self._bad_header(magic, ptype)
-            fast, limit, entry = info
+            small, limit, entry = info
             if size > limit:
                 raise self._too_big(entry, size)
             start = pos + HEADER_SIZE
             end = start + size
             if end > n:
                 return self._slow_event()
-            event = fast(
-                buf, start, end, end if size < self._max_field else start + self._max_field
-            )
+            if size <= self._max_field:
+                event = small(buf[start:end])
+            else:
+                event = entry.fast(buf, start, end, start + self._max_field)
             if event is None:
                 raise self._missing_nul(entry.name, size)
             self._pos = end
@@ -562,6 +564,8 @@ class Connection:
 
     def _received(self, event: Event) -> Event:
         kind = type(event)
+        if kind in _WORK:
+            return event
         pending = self._pending
         if kind in _REPLIES or kind is JobAssign or kind is NoJob:
             head = pending[0] if pending else None
@@ -639,24 +643,24 @@ class Connection:
         return [head, data] if data else [head]
 
     def _sent(self, event: Event, kind: type[Event]) -> None:
-        if self._role is WORKER:
-            state = self._worker_state
+        # Checks come before any change, so a refused event leaves the state untouched.
+        if kind in _WORK:  # only a worker may send these
+            handle = event.handle  # type: ignore[attr-defined]
+            if handle not in self._jobs:
+                raise LocalProtocolError(f"{kind.__name__} for job {handle!r}, not held")
+            if kind in _FINISH:
+                self._jobs.discard(handle)
+        elif kind in _ANSWERS:
             if kind in _GRABS:
-                if state is WorkerState.GRABBING:
+                if self._worker_state is WorkerState.GRABBING:
                     raise LocalProtocolError("a GRAB is already waiting for its answer")
                 self._worker_state = WorkerState.GRABBING
-            elif kind is PreSleep:
-                if state is not WorkerState.IDLE:
-                    raise LocalProtocolError(f"can't send PreSleep while {state.value}")
-                self._worker_state = WorkerState.SLEEPING
-            elif kind in _FINISH or kind in (WorkData, WorkWarning, WorkStatus):
-                handle = event.handle  # type: ignore[attr-defined]
-                if handle not in self._jobs:
-                    raise LocalProtocolError(f"{kind.__name__} for job {handle!r}, not held")
-                if kind in _FINISH:
-                    self._jobs.discard(handle)
-        if kind in _ANSWERS:
             self._pending.append(event)
+        elif kind is PreSleep:
+            if self._worker_state is not WorkerState.IDLE:
+                state = self._worker_state.value
+                raise LocalProtocolError(f"can't send PreSleep while {state}")
+            self._worker_state = WorkerState.SLEEPING
 
     def send_failed(self) -> None:
         """Tell the connection a write failed or was cancelled; it becomes unusable."""

@@ -1,12 +1,16 @@
 """Packet payload → event decoders, generated once from a table at import time.
 
 The receive path is the hot loop of every server and client, so each packet type gets
-a decoder specialised for its fields (unrolled NUL searches, no intermediate list, and
-events filled in through their slots without the frozen ``__init__``). Both decoders of
-a type come from one row of :data:`SPEC`: ``fast(buf, start, end, nul_limit)`` parses
-straight out of the receive buffer and returns ``None`` if a NUL is missing;
-``from_fields(fields)`` builds the event from already split fields (used for large
-packets, whose data arrives in pieces).
+decoders specialised for its fields, generated from one row of :data:`SPEC`:
+
+* ``small(payload)`` for payloads under ``max_field_size`` (nearly all packets): one
+  ``split`` does every NUL search at C speed;
+* ``fast(buf, start, end, nul_limit)`` for larger complete packets: NUL searches bounded
+  by ``nul_limit`` and one slice for the data, so a big payload is copied only once;
+* ``from_fields(fields)`` for large packets whose data arrived in pieces.
+
+They return ``None`` when a NUL is missing. Events are built through a layout-compatible
+"twin" class rather than the frozen ``__init__`` (see :func:`_twin`).
 """
 
 from __future__ import annotations
@@ -157,6 +161,7 @@ SPEC: Final[dict[int, tuple[type[Event], tuple[str, ...], dict[str, object]]]] =
     ),
 }
 
+SmallDecoder = Callable[[bytes], "Event | None"]
 FastDecoder = Callable[[bytes, int, int, int], "Event | None"]
 ListDecoder = Callable[[list[bytes]], Event]
 
@@ -166,6 +171,7 @@ class Entry(NamedTuple):
 
     argc: int
     data: bool
+    small: SmallDecoder
     fast: FastDecoder
     from_fields: ListDecoder
     name: str
@@ -223,10 +229,21 @@ def _generate(ptype: int) -> Entry:
         ]
     if wire:
         fast.append(f"    v{nuls} = buf[p:end]")
+    names = ", ".join(f"v{i}" for i in range(len(wire)))
+    small = ["def small(payload):"]
+    if nuls > 0:
+        small += [
+            "    try:",
+            f"        {names}, = payload.split(b'\\0', {nuls})",
+            "    except ValueError:",
+            "        return None",
+        ]
+    elif wire:
+        small.append("    v0 = payload")
     lst = ["def from_fields(f):", *(f"    v{i} = f[{i}]" for i in range(len(wire)))]
-    exec("\n".join(fast + build), env)
-    exec("\n".join(lst + build), env)
-    return Entry(argc, data, env["fast"], env["from_fields"], PacketType(ptype).name)
+    for source in (fast, small, lst):
+        exec("\n".join(source + build), env)  # the code is built from SPEC above
+    return Entry(argc, data, env["small"], env["fast"], env["from_fields"], PacketType(ptype).name)
 
 
 #: Indexed by packet type; ``None`` for 0 (TEXT, internal to gearmand).
