@@ -361,7 +361,7 @@ class Connection:
         if buf[pos]:
             return self._text()
         if n - pos < HEADER_SIZE:
-            head = buf[pos:n]
+            head = buf[pos : pos + 4]
             if not (REQ.startswith(head) or RES.startswith(head)):
                 raise RemoteProtocolError(f"bad magic {head!r} (gearmand closes)")
             return self._incomplete(n - pos, HEADER_SIZE)
