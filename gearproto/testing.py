@@ -178,22 +178,18 @@ class ConnectionPair:
 
 
 class GoldenPacket(NamedTuple):
-    """One packet with its exact wire bytes.
+    """One packet with its exact wire bytes."""
 
-    Attributes:
-        event: The event the bytes carry.
-        direction: ``"REQ"`` for a packet to the server, ``"RES"`` for one from it.
-        wire: The exact bytes, header included.
-        peer: The client or worker end: the sender of a REQ packet, the receiver of a
-            RES packet.
-        request: For an answer, the request the peer must have sent for the answer
-            to be expected (``None`` otherwise).
-    """
-
+    #: The event the bytes carry.
     event: Event
+    #: ``"REQ"`` for a packet to the server, ``"RES"`` for one from it.
     direction: Literal["REQ", "RES"]
+    #: The exact bytes, header included.
     wire: bytes
+    #: The client or worker end: the sender of a REQ packet, the receiver of a RES one.
     peer: Role
+    #: For an answer, the request the peer must have sent for the answer to be
+    #: expected (``None`` otherwise).
     request: Event | None = None
 
     @property
