@@ -208,3 +208,42 @@ def test_reduce_job_is_assigned_with_its_reducer(peers: tuple[Peer, Peer, Peer])
     )
     worker.send(gearproto.WorkComplete(handle=created.handle))
     assert worker.ask(gearproto.GrabJobAll()) == gearproto.NoJob()
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\0RES\0\0\0\x10\0\0\0\x01x",  # RES magic to the server
+        b"\0REQ\0\0\0\x08\0\0\0\x01H",  # JOB_CREATED, a server-to-client packet
+        b"\0REQ\0\0\0\x06\0\0\0\0",  # NOOP
+        b"\0REQ\0\0\0\x18\0\0\0\0",  # ALL_YOURS
+        b"\0REQ\0\0\0\x05\0\0\0\0",  # UNUSED
+        b"\0REX\0\0\0\x10\0\0\0\0",  # bad magic
+        b"\0REQ\0\0\0\x2b\0\0\0\0",  # type 43
+        b"\0REQ\0\0\0\0\0\0\0\0",  # type 0
+        b"\0REQ\0\0\0\x23\0\0\0\x09f\0\0\0\0\0\0\0\0",  # SUBMIT_JOB_SCHED
+        b"s" * 9000,  # an admin line longer than gearmand's buffer
+        b"\0REQ\0\0\0\x01\0\0\x23\x28" + b"f" * 9000,  # a CAN_DO longer than the buffer
+    ],
+)
+def test_error_hint_is_what_gearmand_sends(gearmand: RunningServer, wire: bytes) -> None:
+    """The hint our server connection gives is gearmand's real answer (None: it closes)."""
+    server = Connection(gearproto.SERVER)
+    server.receive_data(wire)
+    hint: gearproto.Error | None
+    try:
+        event = server.next_event()
+        reserved = (gearproto.Unused, gearproto.AllYours, gearproto.SubmitJobSched)
+        if not isinstance(event, reserved):
+            pytest.fail(f"{wire!r} parsed as {event!r}")
+        # A reserved packet parses; gearmand answers it with INVALID_COMMAND.
+        hint = gearproto.Error(code=b"INVALID_COMMAND", text=b"Command not expected")
+    except gearproto.RemoteProtocolError as exc:
+        hint = exc.error_hint
+    peer = Peer(CLIENT, gearmand)
+    try:
+        peer.sock.sendall(wire)
+        reply = peer.recv()
+    finally:
+        peer.close()
+    assert reply == (gearproto.ConnectionClosed() if hint is None else hint)

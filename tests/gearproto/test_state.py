@@ -277,3 +277,114 @@ def test_server_accepts_client_worker_and_admin_traffic_on_one_socket() -> None:
 
 def test_need_data_repr() -> None:
     assert repr(gearproto.NEED_DATA) == "NEED_DATA"
+
+
+def worker_in(state: WorkerState, holding: bool) -> Connection:
+    w = Connection(WORKER)
+    if holding:
+        w.send(gearproto.GrabJob())
+        server_says(w, JobAssign(handle=b"H", function=b"f"))
+    if state is GRABBING:
+        w.send(gearproto.GrabJob())
+    elif state is SLEEPING:
+        w.send(gearproto.PreSleep())
+    assert (w.worker_state, w.jobs) == (state, {b"H"} if holding else frozenset())
+    return w
+
+
+WORKER_SENDS: list[gearproto.Event] = [
+    gearproto.CanDo(function=b"f"),
+    gearproto.CanDoTimeout(function=b"f", timeout=5),
+    gearproto.CantDo(function=b"f"),
+    gearproto.ResetAbilities(),
+    gearproto.SetClientId(client_id=b"w"),
+    gearproto.EchoReq(),
+    gearproto.OptionReq(option=b"exceptions"),
+    gearproto.AllYours(),
+    gearproto.Unused(),
+    gearproto.AdminCommand(command=b"status"),
+    gearproto.GrabJob(),
+    gearproto.GrabJobUniq(),
+    gearproto.GrabJobAll(),
+    gearproto.PreSleep(),
+    gearproto.WorkData(handle=b"H"),
+    gearproto.WorkWarning(handle=b"H"),
+    gearproto.WorkStatus(handle=b"H", numerator=1, denominator=2),
+    gearproto.WorkComplete(handle=b"H"),
+    gearproto.WorkFail(handle=b"H"),
+    gearproto.WorkException(handle=b"H"),
+]
+
+
+@pytest.mark.parametrize("state", [IDLE, GRABBING, SLEEPING])
+@pytest.mark.parametrize("holding", [False, True])
+@pytest.mark.parametrize("event", WORKER_SENDS, ids=lambda e: type(e).__name__)
+def test_worker_send_in_every_state(
+    state: WorkerState, holding: bool, event: gearproto.Event
+) -> None:
+    w = worker_in(state, holding)
+    grabs = (gearproto.GrabJob, gearproto.GrabJobUniq, gearproto.GrabJobAll)
+    work = type(event).__name__.startswith("Work")
+    finish = isinstance(
+        event, (gearproto.WorkComplete, gearproto.WorkFail, gearproto.WorkException)
+    )
+    legal = not (
+        (isinstance(event, grabs) and state is GRABBING)
+        or (isinstance(event, gearproto.PreSleep) and state is not IDLE)
+        or (work and not holding)
+    )
+    before = (w.worker_state, w.pending, w.jobs)
+    if not legal:
+        with pytest.raises(LocalProtocolError):
+            w.send(event)
+        assert (w.worker_state, w.pending, w.jobs) == before
+        return
+    w.send(event)
+    if isinstance(event, grabs):
+        assert w.worker_state is GRABBING
+    elif isinstance(event, gearproto.PreSleep):
+        assert w.worker_state is SLEEPING
+    else:
+        assert w.worker_state is state
+    assert w.jobs == (before[2] - {b"H"} if finish else before[2])
+
+
+WORKER_RECEIVES: list[gearproto.Event] = [
+    gearproto.Noop(),
+    gearproto.NoJob(),
+    JobAssign(handle=b"H2", function=b"f"),
+    Error(code=b"INVALID_COMMAND"),
+    Error(code=b"JOB_NOT_FOUND"),
+    gearproto.EchoRes(),
+    gearproto.WorkComplete(handle=b"H"),
+]
+
+
+@pytest.mark.parametrize("state", [IDLE, GRABBING, SLEEPING])
+@pytest.mark.parametrize("event", WORKER_RECEIVES, ids=lambda e: repr(e)[:24])
+def test_worker_receive_in_every_state(state: WorkerState, event: gearproto.Event) -> None:
+    w = worker_in(state, holding=True)
+    answers_grab = isinstance(event, (gearproto.NoJob, JobAssign)) or (
+        isinstance(event, Error) and event.code != b"JOB_NOT_FOUND"
+    )
+    if (
+        isinstance(event, (gearproto.NoJob, JobAssign, gearproto.EchoRes))
+        and state is not GRABBING
+    ):
+        with pytest.raises(RemoteProtocolError, match="unexpected"):
+            server_says(w, event)
+        assert w.state is gearproto.ConnectionState.ERROR
+        return
+    if isinstance(event, gearproto.EchoRes):
+        with pytest.raises(RemoteProtocolError, match="unexpected"):
+            server_says(w, event)
+        return
+    assert server_says(w, event) == [event]
+    if state is GRABBING and answers_grab:
+        assert w.worker_state is IDLE
+        assert w.pending == ()
+    elif state is SLEEPING and isinstance(event, gearproto.Noop):
+        assert w.worker_state is IDLE
+    else:
+        assert w.worker_state is state
+    assert w.jobs == ({b"H", b"H2"} if isinstance(event, JobAssign) else {b"H"})
