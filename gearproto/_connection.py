@@ -355,6 +355,8 @@ class Connection:
         n = len(buf)
         if pos >= n:
             if self._eof:
+                if self._rows is not None:
+                    raise RemoteProtocolError("connection closed in the middle of an admin reply")
                 self._state = ConnectionState.CLOSED
                 return ConnectionClosed()
             return NEED_DATA

@@ -311,3 +311,23 @@ def test_only_the_server_sends_replies_and_peers_send_commands() -> None:
     with pytest.raises(LocalProtocolError):
         Connection(SERVER).send(AdminCommand(command=b"status"))
     assert Connection(gearproto.WORKER).send(AdminCommand(command=b"status")) == b"status\n"
+
+
+@pytest.mark.parametrize("wire", [b"f\t1\t0\t1\n", b"f\t1\t0\t1\n.", b"f\t1", b"OK"])
+def test_admin_reply_truncated_at_eof(wire: bytes) -> None:
+    conn = Connection(CLIENT)
+    conn.send(AdminCommand(command=b"status" if wire[:1] == b"f" else b"version"))
+    conn.receive_data(wire)
+    assert drain(conn) == []
+    conn.receive_data(b"")
+    with pytest.raises(RemoteProtocolError, match="closed in the middle"):
+        drain(conn)
+    assert conn.state is gearproto.ConnectionState.ERROR
+
+
+def test_eof_before_any_reply_is_a_plain_close() -> None:
+    conn = Connection(CLIENT)
+    conn.send(AdminCommand(command=b"status"))
+    conn.receive_data(b"")
+    assert drain(conn) == [gearproto.ConnectionClosed()]
+    assert len(conn.pending) == 1

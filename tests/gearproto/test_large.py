@@ -121,3 +121,14 @@ def test_send_large_is_vectored() -> None:
     head, data = conn.send_vectored(gearproto.WorkComplete(handle=b"H:1", data=PAYLOAD))
     assert data is PAYLOAD
     assert head + data == big_complete()
+
+
+def test_receive_data_takes_any_bytes_like() -> None:
+    conn = Connection(CLIENT)
+    wire = big_complete() + NEXT
+    conn.receive_data(bytearray(wire[:70_000]))
+    conn.receive_data(memoryview(wire)[70_000:])
+    assert drain(conn) == [
+        gearproto.WorkComplete(handle=b"H:1", data=PAYLOAD),
+        gearproto.WorkData(handle=b"H:1", data=b"ok"),
+    ]
