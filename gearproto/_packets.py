@@ -242,7 +242,10 @@ def _epoch(f: list[bytes]) -> Event:
 def _can_do_timeout(f: list[bytes]) -> Event:
     if len(f[1]) > 20:
         raise RemoteProtocolError("CAN_DO_TIMEOUT timeout longer than 20 digits (gearmand closes)")
-    return CanDoTimeout(function=f[0], timeout=atoi(f[1]))
+    timeout = atoi(f[1])
+    if not -(2**63) < timeout < 2**63 - 1:  # strtol overflows or hits LONG_MIN/LONG_MAX
+        raise RemoteProtocolError("CAN_DO_TIMEOUT timeout out of range (gearmand closes)")
+    return CanDoTimeout(function=f[0], timeout=timeout)
 
 
 def _reduce(background: bool) -> Decoder:

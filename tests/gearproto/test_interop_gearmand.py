@@ -223,6 +223,10 @@ def test_reduce_job_is_assigned_with_its_reducer(peers: tuple[Peer, Peer, Peer])
         b"\0REQ\0\0\0\0\0\0\0\0",  # type 0
         b"\0REQ\0\0\0\x23\0\0\0\x09f\0\0\0\0\0\0\0\0",  # SUBMIT_JOB_SCHED
         b"s" * 9000,  # an admin line longer than gearmand's buffer
+        b"\0REQ\0\0\0\x17\0\0\0\x16f\0" + b"9" * 20,  # CAN_DO_TIMEOUT overflowing a long
+        b"\0REQ\0\0\0\x17\0\0\0\x17f\0" + b"1" * 21,  # CAN_DO_TIMEOUT over 20 digits
+        b"\0REQ\0\0\0\x17\0\0\0\x15f\x009223372036854775807",  # CAN_DO_TIMEOUT LONG_MAX
+        b"\0REQ\0\0\0\x24\0\0\0\x1af\0u\0" + b"9" * 20 + b"\0d",  # epoch overflow
         b"\0REQ\0\0\0\x01\0\0\x23\x28" + b"f" * 9000,  # a CAN_DO longer than the buffer
     ],
 )

@@ -157,6 +157,22 @@ CASES: list[tuple[str, Role, dict[str, int], list[bytes], Error | None, str]] = 
         None,
         "20 digits",
     ),
+    (
+        "CAN_DO_TIMEOUT overflow",
+        SERVER,
+        {},
+        [header(b"\0REQ", 23, 22) + b"f\0" + b"9" * 20],
+        None,
+        "out of range",
+    ),
+    (
+        "CAN_DO_TIMEOUT LONG_MIN",
+        SERVER,
+        {},
+        [header(b"\0REQ", 23, 22) + b"f\0-9223372036854775808"],
+        None,
+        "out of range",
+    ),
 ]
 
 
