@@ -346,16 +346,16 @@ def _row(kind: ReplyKind, line: bytes) -> object:
             function=parts[0], high=n[0], normal=n[1], low=n[2], workers=n[3]
         )
     if kind is ReplyKind.WORKERS:
-        head, sep, funcs = line.partition(b" :")
-        parts = head.split(b" ", 2)
-        if not sep or len(parts) != 3:
+        # Split on the first three spaces: an IPv6 address contains " :" too.
+        parts = line.split(b" ", 3)
+        if len(parts) != 4 or parts[3][:1] != b":":
             raise _bad(kind, line)
         (fd,) = _ints(kind, line, parts[:1])
         return WorkerInfo(
             fd=fd,
             address=parts[1],
             client_id=parts[2],
-            functions=tuple(f for f in funcs.split(b" ") if f),
+            functions=tuple(f for f in parts[3][1:].split(b" ") if f),
         )
     if kind is ReplyKind.SHOW_JOBS:
         parts = line.rsplit(b"\t", 3)

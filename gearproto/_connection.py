@@ -107,7 +107,7 @@ from ._packets import (
     REQ,
     RES,
     PacketType,
-    split_fields,
+    split_prefix,
 )
 
 __all__ = (
@@ -422,13 +422,15 @@ class Connection:
         n = len(buf)
         if pos >= n:
             if self._eof:
+                if self._rows is not None:
+                    raise RemoteProtocolError("connection closed in the middle of an admin reply")
                 self._state = ConnectionState.CLOSED
                 return ConnectionClosed()
             return NEED_DATA
         if buf[pos]:
             return self._text()
         if n - pos < HEADER_SIZE:
-            head = buf[pos : min(n, pos + 4)]
+            head = buf[pos : pos + 4]
             if not (REQ.startswith(head) or RES.startswith(head)):
                 raise RemoteProtocolError(f"bad magic {head!r} (gearmand closes)")
             return self._incomplete(n - pos, HEADER_SIZE)
@@ -485,12 +487,12 @@ class Connection:
         pos = start
         if entry.argc:
             limit = min(n, start + self._max_field)
-            found = split_fields(buf, start, limit, entry.argc, True, limit)
+            found = split_prefix(buf, start, entry.argc, limit)
             if found is None:
                 if limit - start >= self._max_field:
                     raise self._missing_nul(entry.name, end - start)
                 return NEED_DATA
-            fields = found[:-1]
+            fields = found
             pos = start + sum(map(len, fields)) + len(fields)
         self._large = _Large(ptype, fields, buf[pos:n], end - pos)
         self._buf = b""

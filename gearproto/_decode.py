@@ -85,7 +85,10 @@ def _flag(field: bytes) -> bool:
 def _timeout(field: bytes) -> int:
     if len(field) > 20:
         raise RemoteProtocolError("CAN_DO_TIMEOUT timeout longer than 20 digits (gearmand closes)")
-    return atoi(field)
+    timeout = atoi(field)
+    if not -(2**63) < timeout < 2**63 - 1:  # strtol overflows or hits LONG_MIN/LONG_MAX
+        raise RemoteProtocolError("CAN_DO_TIMEOUT timeout out of range (gearmand closes)")
+    return timeout
 
 
 def _epoch(field: bytes) -> int:

@@ -191,25 +191,20 @@ RECEIVED_BY_PEER: Final = RES_ONLY | BOTH_WAYS
 RECEIVED_BY_SERVER: Final = frozenset(LAYOUT) - RES_ONLY
 
 
-def split_fields(
-    buf: bytes, start: int, end: int, argc: int, data: bool, nul_limit: int
-) -> list[bytes] | None:
-    """Split ``buf[start:end]`` into a packet's fields, or ``None`` if a NUL is missing.
+def split_prefix(buf: bytes, start: int, argc: int, nul_limit: int) -> list[bytes] | None:
+    """The ``argc`` NUL-terminated fields from ``buf[start:]``, or ``None`` if one is missing.
 
-    Data packets give ``argc + 1`` items (the last is the data); the others ``argc``.
-    NULs are searched for only before ``nul_limit`` (at most ``end``): unlike gearmand,
-    a missing NUL is an error, never a reason to read on into the next packet.
+    NULs are searched for only before ``nul_limit``: unlike gearmand, a missing NUL is an
+    error, never a reason to read on into the next packet.
     """
     fields: list[bytes] = []
     pos = start
-    for _ in range(argc if data else argc - 1):
+    for _ in range(argc):
         nul = buf.find(b"\0", pos, nul_limit)
         if nul < 0:
             return None
         fields.append(buf[pos:nul])
         pos = nul + 1
-    if data or argc:
-        fields.append(buf[pos:end])
     return fields
 
 
@@ -255,6 +250,8 @@ def _fixed(*named: tuple[bytes, str, int | None]) -> bytes:
 
 def _e_submit(e: SubmitJob) -> Encoded:
     p, bg, f, u = e.priority, e.background, e.function, e.unique
+    if bg is not True and bg is not False:
+        raise LocalProtocolError(f"bad priority/background: background={bg!r}")
     if p is NORMAL:
         ptype = 18 if bg else 7
     elif p is HIGH:
@@ -262,7 +259,7 @@ def _e_submit(e: SubmitJob) -> Encoded:
     elif p is LOW:
         ptype = 34 if bg else 33
     else:
-        raise LocalProtocolError(f"priority must be a gearproto.Priority, not {p!r}")
+        raise LocalProtocolError(f"bad priority/background: priority={p!r}")
     try:
         fixed = f + b"\0" + u + b"\0"
     except TypeError:
