@@ -154,7 +154,9 @@ class JobInfo:
         handle: The job handle.
         retries: How many times the job was requeued after losing its worker.
         ignored: The job was cancelled or abandoned and will be dropped.
-        persisted: The job is in the persistent queue.
+        persisted: gearmand's ``job_queued`` flag: the job was (or would have been)
+            written to the persistent queue. gearmand sets it for every background job,
+            with or without a persistent queue configured.
     """
 
     handle: bytes

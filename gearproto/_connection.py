@@ -235,7 +235,8 @@ class Connection:
         4 GiB - 2). A header announcing more raises :class:`RemoteProtocolError` at once.
     :param max_field_size: Largest fixed part (the NUL-terminated fields, or the
         whole payload of a packet without opaque data).
-    :param max_line_size: Longest admin command line a server accepts.
+    :param max_line_size: Longest admin command line a server accepts, its ``\\n``
+        included.
     """
 
     def __init__(
@@ -250,6 +251,8 @@ class Connection:
             raise TypeError(f"role must be a gearproto.Role, not {role!r}")
         if not 0 <= max_packet_size <= MAX_PAYLOAD_SIZE:
             raise ValueError(f"max_packet_size must be in 0..{MAX_PAYLOAD_SIZE}")
+        if max_field_size < 1 or max_line_size < 2:
+            raise ValueError("max_field_size and max_line_size must be positive")
         self._role = role
         self._server = role is SERVER
         self._max_packet = max_packet_size

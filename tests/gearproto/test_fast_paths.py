@@ -82,3 +82,11 @@ def test_send_vectored_refuses_over_4_gib() -> None:
 def test_bad_job_assign_is_refused(event: E.JobAssign) -> None:
     with pytest.raises(LocalProtocolError):
         Connection(SERVER).send(event)
+
+
+@pytest.mark.parametrize(
+    "limits", [{"max_field_size": 0}, {"max_line_size": 1}, {"max_packet_size": -1}]
+)
+def test_limits_must_be_sane(limits: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        Connection(SERVER, **limits)
