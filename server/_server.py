@@ -1,0 +1,397 @@
+"""The anyio shell around the scheduler: listeners, connections, timers, shutdown.
+
+Each connection has a reader task and a writer task. The reader takes large reads,
+feeds them to a :class:`gearproto.Connection` and hands every event to the
+:class:`~server.Scheduler` synchronously; what the scheduler says to send is encoded at
+once and appended to the outbox of the connection it is for. A connection's writer
+sends its whole outbox in one write whenever it has something, so a peer that stops
+reading only grows its own outbox (up to ``max_output_buffer``, then it is closed) and
+never delays anybody else: the scheduler path never awaits a socket.
+
+Background jobs are added to the store during a batch (all events of one read) and the
+store is committed once at the end of that batch, before the task yields, so no
+JOB_CREATED leaves before the job is durable, and a burst of submits costs one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.streams.stapled import MultiListener
+from anyio.streams.tls import TLSListener
+
+import gearproto
+from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
+
+from ._admin import AdminHandler
+from ._scheduler import CloseConnection, Output, Scheduler
+from ._store import Store, StoreError
+
+__all__ = ("Server", "ServerOptions")
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 256 * 1024
+
+
+@dataclass
+class ServerOptions:
+    """Everything :class:`Server` can be told; every field has gearmand's default.
+
+    Attributes:
+        hosts: Addresses to listen on (``None`` = every interface, IPv4 and IPv6).
+        port: TCP port (0 = pick a free one; see :attr:`Server.ports`).
+        backlog: Listen backlog.
+        job_retries: Times a job may lose its worker before it is dropped with WORK_FAIL
+            (-1 = unlimited, 0 = drop on the first loss).
+        worker_wakeup: NOOPs sent per queued job (0 = every sleeping worker).
+        handle_prefix: Job handles are ``<prefix>:<n>``; default ``H:<hostname>``.
+        exceptions: The ``exceptions`` option is on for every connection.
+        keepalive: Also set the TCP keepalive options on the listening sockets.
+        keepalive_idle: TCP_KEEPIDLE seconds for accepted sockets (-1 = system default).
+        keepalive_interval: TCP_KEEPINTVL seconds (-1 = system default).
+        keepalive_count: TCP_KEEPCNT probes (-1 = system default).
+        ssl_context: Serve TLS on every connection with this server context.
+        max_packet_size: Largest packet payload accepted from a peer.
+        max_output_buffer: Bytes a peer may leave unread before it is disconnected.
+    """
+
+    hosts: Sequence[str] | None = None
+    port: int = 4730
+    backlog: int = 32
+    job_retries: int = -1
+    worker_wakeup: int = 0
+    handle_prefix: bytes | None = None
+    exceptions: bool = False
+    keepalive: bool = False
+    keepalive_idle: int = -1
+    keepalive_interval: int = -1
+    keepalive_count: int = -1
+    ssl_context: ssl.SSLContext | None = None
+    max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE
+    max_output_buffer: int = 1024 * 1024 * 1024
+    verbose_name: Callable[[], bytes] = field(default=lambda: b"ERROR")
+
+
+class _Outbox:
+    """Bytes waiting to be written to one connection."""
+
+    __slots__ = ("closing", "conn", "done", "parts", "scope", "size", "wake")
+
+    def __init__(self) -> None:
+        self.conn = gearproto.Connection(gearproto.SERVER)
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.wake = anyio.Event()
+        self.done = anyio.Event()
+        self.closing = False
+        self.scope: anyio.CancelScope | None = None
+
+
+class Server:
+    """A Gearman job server: embed it in an anyio application or run ``gearproto-server``.
+
+    Example::
+
+        server = Server(ServerOptions(hosts=["127.0.0.1"], port=0))
+        async with anyio.create_task_group() as tg:
+            ports = await tg.start(server.serve)
+            ...
+            server.shutdown()
+
+    :param options: Listening and scheduling options.
+    :param store: The persistent queue (default: nothing is persisted).
+    :param clock: Unix time in seconds, for epoch jobs and CAN_DO_TIMEOUT.
+    """
+
+    def __init__(
+        self,
+        options: ServerOptions | None = None,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = opts = options or ServerOptions()
+        prefix = opts.handle_prefix
+        if prefix is None:
+            prefix = b"H:" + socket.gethostname().encode()[:40]
+        self.store = store or Store()
+        self.scheduler = Scheduler(
+            clock=clock,
+            store=self.store,
+            handle_prefix=prefix,
+            job_retries=opts.job_retries,
+            worker_wakeup=opts.worker_wakeup,
+            exceptions=opts.exceptions,
+        )
+        self.scheduler.admin = AdminHandler(verbose=opts.verbose_name)
+        self._clock = clock
+        self._outboxes: dict[int, _Outbox] = {}
+        self._next_cid = 0
+        self._stop: anyio.Event | None = None
+        self._stopping = False
+        self._graceful = False
+        self._timer_wake: anyio.Event | None = None
+        self._timer_target = math.inf
+        self._idle: anyio.Event | None = None
+        #: The ports listened on, once :meth:`serve` has started.
+        self.ports: list[int] = []
+
+    # ------------------------------------------------------------------ control
+
+    def shutdown(self, *, graceful: bool = False) -> None:
+        """Stop the server; ``graceful``: stop listening, exit once no job is left."""
+        self._graceful = graceful
+        self._stopping = True
+        if self._stop is not None:
+            self._stop.set()
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[list[int]] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Replay the store, listen, and serve until :meth:`shutdown`.
+
+        ``task_status.started`` receives the listening ports.
+        """
+        opts = self.options
+        self._stop = anyio.Event()
+        if self._stopping:
+            self._stop.set()
+        try:
+            replayed = self.scheduler.replay()
+            self._commit()
+            if replayed:
+                log.info("replayed %d jobs from the persistent queue", replayed)
+            listeners: list[MultiListener[anyio.abc.SocketStream]] = []
+            hosts: Sequence[str | None] = opts.hosts or [None]
+            for host in hosts:
+                listener = await anyio.create_tcp_listener(
+                    local_host=host, local_port=opts.port, backlog=opts.backlog
+                )
+                listeners.append(listener)
+            for listener in listeners:
+                for sub in listener.listeners:
+                    if opts.keepalive:
+                        self._keepalive(sub.extra(SocketAttribute.raw_socket))
+                    self.ports.append(sub.extra(SocketAttribute.local_port))
+            self.ports = sorted(set(self.ports))
+            async with anyio.create_task_group() as tg:
+                accept_scope = anyio.CancelScope()
+                tg.start_soon(self._accept, listeners, tg, accept_scope)
+                tg.start_soon(self._timers)
+                log.info("listening on port(s) %s", ", ".join(map(str, self.ports)))
+                task_status.started(self.ports)
+                await self._stop.wait()
+                accept_scope.cancel()
+                if self._graceful:
+                    log.info("graceful shutdown: waiting for %d jobs", self.scheduler.job_count)
+                    self._idle = anyio.Event()
+                    if self.scheduler.job_count:
+                        await self._idle.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            self.store.dump(self.scheduler.stored_jobs())
+            self.store.close()
+            log.info("server stopped")
+
+    async def _accept(
+        self,
+        listeners: list[MultiListener[anyio.abc.SocketStream]],
+        tg: anyio.abc.TaskGroup,
+        scope: anyio.CancelScope,
+    ) -> None:
+        with scope:
+            async with anyio.create_task_group() as accepting:
+                for listener in listeners:
+                    if self.options.ssl_context is not None:
+                        tls = TLSListener(
+                            listener, self.options.ssl_context, standard_compatible=False
+                        )
+                        accepting.start_soon(tls.serve, self._tls_connection, tg)
+                    else:
+                        accepting.start_soon(listener.serve, self._connection, tg)
+        for listener in listeners:
+            with anyio.CancelScope(shield=True):
+                await listener.aclose()
+
+    def _keepalive(self, sock: socket.socket) -> None:
+        opts = self.options
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (
+            ("TCP_KEEPIDLE", opts.keepalive_idle),
+            ("TCP_KEEPINTVL", opts.keepalive_interval),
+            ("TCP_KEEPCNT", opts.keepalive_count),
+        ):
+            if value != -1 and hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+    # ------------------------------------------------------------------ output
+
+    def _dispatch(self, out: Output) -> None:
+        outboxes = self._outboxes
+        for cid, event in out:
+            box = outboxes.get(cid)
+            if box is None or box.closing:
+                continue
+            parts = box.conn.send_vectored(event)
+            box.parts.extend(parts)
+            box.size += sum(map(len, parts)) if len(parts) > 1 else len(parts[0])
+            if not box.wake.is_set():
+                box.wake.set()
+            if box.size > self.options.max_output_buffer:
+                log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
+                box.closing = True
+                box.parts.clear()
+                if box.scope is not None:
+                    box.scope.cancel()
+
+    def _commit(self) -> None:
+        store = self.store
+        if store.persistent:
+            try:
+                store.commit()
+            except StoreError as exc:
+                log.error("persistent queue commit failed: %s", exc)
+
+    def _after_batch(self) -> None:
+        self._commit()
+        if self._idle is not None and not self.scheduler.job_count:
+            self._idle.set()
+        deadline = self.scheduler.next_deadline()
+        if deadline is not None and deadline < self._timer_target and self._timer_wake:
+            self._timer_wake.set()
+
+    async def _timers(self) -> None:
+        scheduler = self.scheduler
+        while True:
+            deadline = scheduler.next_deadline()
+            self._timer_target = deadline if deadline is not None else math.inf
+            self._timer_wake = anyio.Event()
+            delay = math.inf if deadline is None else max(0.0, deadline - self._clock())
+            with anyio.move_on_after(delay):
+                await self._timer_wake.wait()
+            self._timer_wake = None
+            out = scheduler.tick()
+            if out:
+                self._dispatch(out)
+            self._commit()
+
+    # ------------------------------------------------------------------ connections
+
+    async def _tls_connection(self, stream: anyio.abc.ByteStream) -> None:
+        await self._connection(stream)
+
+    async def _connection(self, stream: anyio.abc.ByteStream) -> None:
+        self._next_cid += 1
+        cid = self._next_cid
+        fd = -1
+        address = b"-"
+        try:
+            sock = stream.extra(SocketAttribute.raw_socket)
+            fd = sock.fileno()
+            address = str(stream.extra(SocketAttribute.remote_address)[0]).encode()
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._keepalive(sock)
+        except (OSError, anyio.TypedAttributeLookupError, IndexError, TypeError):
+            pass
+        box = _Outbox()
+        self._outboxes[cid] = box
+        self.scheduler.connect(cid, fd=fd, address=address)
+        log.debug("connection %d from %s", cid, address.decode(errors="replace"))
+        try:
+            async with stream, anyio.create_task_group() as tg:
+                box.scope = tg.cancel_scope
+                tg.start_soon(self._writer, stream, box, tg.cancel_scope)
+                try:
+                    await self._reader(cid, stream, box)
+                finally:
+                    out = self.scheduler.disconnect(cid)
+                    self._outboxes.pop(cid, None)
+                    if out:
+                        self._dispatch(out)
+                    self._after_batch()
+                box.closing = True
+                box.wake.set()
+                with anyio.move_on_after(5):
+                    await box.done.wait()
+                tg.cancel_scope.cancel()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            log.debug("connection %d: %s", cid, exc)
+        finally:
+            self._outboxes.pop(cid, None)
+            if cid in self.scheduler.peers:
+                self._dispatch(self.scheduler.disconnect(cid))
+                self._after_batch()
+            log.debug("connection %d closed", cid)
+
+    async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: _Outbox) -> None:
+        conn = gearproto.Connection(gearproto.SERVER, max_packet_size=self.options.max_packet_size)
+        scheduler = self.scheduler
+        handle = scheduler.handle
+        dispatch = self._dispatch
+        while True:
+            try:
+                data = await stream.receive(_READ_SIZE)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                data = b""
+            except OSError as exc:
+                log.info("connection %d: read failed: %s", cid, exc)
+                data = b""
+            conn.receive_data(data)
+            try:
+                while True:
+                    event = conn.next_event()
+                    if event is NEED_DATA:
+                        break
+                    if type(event) is ConnectionClosed:
+                        return
+                    out = handle(cid, event)
+                    if out:
+                        dispatch(out)
+            except RemoteProtocolError as exc:
+                log.warning("connection %d closed: %s", cid, exc)
+                if exc.error_hint is not None:
+                    dispatch([(cid, exc.error_hint)])
+                return
+            except CloseConnection as exc:
+                log.warning("connection %d closed: %s", cid, exc)
+                return
+            finally:
+                self._after_batch()
+
+    async def _writer(
+        self, stream: anyio.abc.ByteStream, box: _Outbox, scope: anyio.CancelScope
+    ) -> None:
+        try:
+            while True:
+                await box.wake.wait()
+                box.wake = anyio.Event()
+                while box.parts:
+                    parts = box.parts
+                    box.parts = []
+                    box.size = 0
+                    if len(parts) == 1:
+                        await stream.send(parts[0])
+                    elif len(parts) < 64 or sum(map(len, parts)) < 4 * 1024 * 1024:
+                        await stream.send(b"".join(parts))
+                    else:
+                        for part in parts:
+                            await stream.send(part)
+                if box.closing:
+                    return
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            log.info("write failed: %s", exc)
+            box.parts.clear()
+            box.closing = True
+            scope.cancel()
+        finally:
+            box.done.set()
