@@ -76,9 +76,15 @@ _UINT32: Final = 2**32
 MAX_UNIQUE: Final = 64
 MAX_HANDLE: Final = 63
 MAX_CLIENT_ID: Final = 127
+#: Longest function name of a job (libgearman's GEARMAN_FUNCTION_MAX_SIZE; gearproto
+#: will not encode a JOB_ASSIGN with a longer one).
+MAX_FUNCTION: Final = 512
 
 _INVALID_COMMAND: Final = Error(code=b"INVALID_COMMAND", text=b"Command not expected")
 _UNIQUE_TOO_LARGE: Final = Error(code=b"ARGUMENT_TOO_LARGE", text=b"Unique value too large")
+_FUNCTION_TOO_LARGE: Final = Error(
+    code=b"ARGUMENT_TOO_LARGE", text=b"Function name too large"
+)
 _QUEUE_FULL: Final = Error(code=b"QUEUE_ERROR", text=b"Job queue is full")
 _UNKNOWN_OPTION: Final = Error(
     code=b"UNKNOWN_OPTION", text=b"Server does not recognize given option"
@@ -274,6 +280,10 @@ class Scheduler:
         if len(unique) > MAX_UNIQUE:
             if peer is not None:
                 out.append((peer.cid, _UNIQUE_TOO_LARGE))
+            return None
+        if len(name) > MAX_FUNCTION:
+            if peer is not None:
+                out.append((peer.cid, _FUNCTION_TOO_LARGE))
             return None
         f = self.functions.get(name) or self.function(name)
         job = self._find_existing(f, unique, data)

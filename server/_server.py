@@ -166,12 +166,12 @@ class Server:
         self._stop = anyio.Event()
         if self._stopping:
             self._stop.set()
+        listeners: list[MultiListener[anyio.abc.SocketStream]] = []
         try:
             replayed = self.scheduler.replay()
             self._commit()
             if replayed:
                 log.info("replayed %d jobs from the persistent queue", replayed)
-            listeners: list[MultiListener[anyio.abc.SocketStream]] = []
             hosts: Sequence[str | None] = opts.hosts or [None]
             for host in hosts:
                 listener = await anyio.create_tcp_listener(
@@ -199,6 +199,9 @@ class Server:
                         await self._idle.wait()
                 tg.cancel_scope.cancel()
         finally:
+            with anyio.CancelScope(shield=True):
+                for listener in listeners:
+                    await listener.aclose()
             self.store.dump(self.scheduler.stored_jobs())
             self.store.close()
             log.info("server stopped")
@@ -219,9 +222,6 @@ class Server:
                         accepting.start_soon(tls.serve, self._tls_connection, tg)
                     else:
                         accepting.start_soon(listener.serve, self._connection, tg)
-        for listener in listeners:
-            with anyio.CancelScope(shield=True):
-                await listener.aclose()
 
     def _keepalive(self, sock: socket.socket) -> None:
         opts = self.options
@@ -326,6 +326,9 @@ class Server:
                 tg.cancel_scope.cancel()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             log.debug("connection %d: %s", cid, exc)
+        except Exception:
+            # A bug must cost one connection, never the server.
+            log.exception("connection %d closed by an internal error", cid)
         finally:
             self._outboxes.pop(cid, None)
             if cid in self.scheduler.peers:
