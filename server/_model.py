@@ -125,6 +125,7 @@ class Peer:
         "exceptions",
         "fd",
         "jobs",
+        "last_exception",
         "noop_sent",
         "order",
         "sleeping",
@@ -147,3 +148,6 @@ class Peer:
         self.attached: dict[Job, int] = {}
         self.sleeping = False
         self.noop_sent = False
+        #: The handle this worker last ended with WORK_EXCEPTION (Perl follows it with
+        #: a WORK_FAIL for the same handle, which is swallowed instead of refused).
+        self.last_exception = b""

@@ -82,9 +82,7 @@ MAX_FUNCTION: Final = 512
 
 _INVALID_COMMAND: Final = Error(code=b"INVALID_COMMAND", text=b"Command not expected")
 _UNIQUE_TOO_LARGE: Final = Error(code=b"ARGUMENT_TOO_LARGE", text=b"Unique value too large")
-_FUNCTION_TOO_LARGE: Final = Error(
-    code=b"ARGUMENT_TOO_LARGE", text=b"Function name too large"
-)
+_FUNCTION_TOO_LARGE: Final = Error(code=b"ARGUMENT_TOO_LARGE", text=b"Function name too large")
 _QUEUE_FULL: Final = Error(code=b"QUEUE_ERROR", text=b"Job queue is full")
 _UNKNOWN_OPTION: Final = Error(
     code=b"UNKNOWN_OPTION", text=b"Server does not recognize given option"
@@ -624,6 +622,9 @@ class Scheduler:
         job = peer.jobs.get(e.handle)
         if job is None:
             kind = type(e)
+            if kind is WorkFail and e.handle == peer.last_exception:
+                peer.last_exception = b""
+                return
             if kind is WorkException:
                 error = _NOT_FOUND_EXCEPTION
             elif kind is WorkFail and len(e.handle) > MAX_HANDLE:
@@ -632,6 +633,8 @@ class Scheduler:
                 error = _NOT_FOUND_RESULT
             self._out.append((peer.cid, error))
             return
+        if type(e) is WorkException:
+            peer.last_exception = e.handle
         if job.clients:
             if type(e) is WorkException:
                 fail = WorkFail(handle=job.handle)

@@ -351,7 +351,9 @@ async def test_exceptions_option_and_conversion() -> None:
         await exc.send(req(OPTION_REQ, b"Exceptions"))
         await exc.expect(res(OPTION_RES, b"Exceptions"))
         await plain.send(req(OPTION_REQ, b"bogus"))
-        await plain.expect(res(ERROR, b"UNKNOWN_OPTION", b"Server does not recognize given option"))
+        await plain.expect(
+            res(ERROR, b"UNKNOWN_OPTION", b"Server does not recognize given option")
+        )
         await plain.send(req(SUBMIT_JOB, b"f", b"u", b"d"))
         await plain.expect(res(JOB_CREATED, h(1)))
         await exc.send(req(SUBMIT_JOB, b"f", b"u", b"d"))
@@ -361,7 +363,11 @@ async def test_exceptions_option_and_conversion() -> None:
         await w.send(req(WORK_EXCEPTION, h(1), b"boom"))
         await exc.expect(res(WORK_EXCEPTION, h(1), b"boom"))
         await plain.expect(res(WORK_FAIL, h(1)))  # no trailing NUL
-        await w.send(req(WORK_FAIL, h(1)))  # Perl sends WORK_FAIL after the exception
+        # Perl's worker follows WORK_EXCEPTION with WORK_FAIL: swallowed (gearmand answers
+        # JOB_NOT_FOUND, which kills the Perl worker); a second one is refused.
+        await w.send(req(WORK_FAIL, h(1)))
+        await w.barrier()
+        await w.send(req(WORK_FAIL, h(1)))
         await w.expect(res(ERROR, b"JOB_NOT_FOUND", b"Job given in work result not found"))
 
 
