@@ -33,6 +33,7 @@ import gearproto
 from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from ._admin import AdminHandler
+from ._framing import HeaderGuard
 from ._scheduler import CloseConnection, Output, Scheduler
 from ._store import Store, StoreError
 
@@ -67,7 +68,7 @@ class ServerOptions:
 
     hosts: Sequence[str] | None = None
     port: int = 4730
-    backlog: int = 32
+    backlog: int = 4096
     job_retries: int = -1
     worker_wakeup: int = 0
     handle_prefix: bytes | None = None
@@ -338,6 +339,7 @@ class Server:
 
     async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: _Outbox) -> None:
         conn = gearproto.Connection(gearproto.SERVER, max_packet_size=self.options.max_packet_size)
+        guard = HeaderGuard()
         scheduler = self.scheduler
         handle = scheduler.handle
         dispatch = self._dispatch
@@ -349,7 +351,16 @@ class Server:
             except OSError as exc:
                 log.info("connection %d: read failed: %s", cid, exc)
                 data = b""
-            conn.receive_data(data)
+            if data:
+                data = guard.feed(data)
+                if not data:
+                    continue
+                conn.receive_data(data)
+            else:
+                rest = guard.flush()
+                if rest:
+                    conn.receive_data(rest)
+                conn.receive_data(b"")
             try:
                 while True:
                     event = conn.next_event()

@@ -54,7 +54,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="address to listen on; repeat for several (default: every interface)",
     )
-    a("-b", "--backlog", type=int, default=32, help="listen backlog (default 32)")
+    a(
+        "-b",
+        "--backlog",
+        type=int,
+        default=4096,
+        help="listen backlog (default 4096; gearmand uses 32)",
+    )
     a(
         "-j",
         "--job-retries",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -56,6 +57,7 @@ from .wire import (
     req,
     res,
     running,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
@@ -308,11 +310,7 @@ async def test_abandoned_foreground_job_is_never_run() -> None:
         await gone.expect(res(JOB_CREATED, h(1)))
         await gone.aclose()
         c, w = await s.raw(), await s.raw()
-        await c.barrier()  # the disconnect was processed before this connection's echo?
-        await anyio.sleep(0)
-        with anyio.fail_after(5):
-            while s.server.scheduler.job_count:
-                await anyio.sleep(0.01)
+        await wait_until(lambda: not s.server.scheduler.job_count)
         await c.send(req(SUBMIT_JOB, b"f", b"", b"wanted"))
         await c.expect(res(JOB_CREATED, h(2)))
         await w.send(req(CAN_DO, b"f"))
@@ -476,8 +474,8 @@ async def test_admin_formats_and_cancel() -> None:
 
 
 # 20 ----------------------------------------------------------------- sqlite
-async def test_sqlite_restart_replays_background_jobs(tmp_path: object) -> None:
-    db = str(tmp_path) + "/q.sqlite"  # type: ignore[operator]
+async def test_sqlite_restart_replays_background_jobs(tmp_path: Path) -> None:
+    db = str(tmp_path / "q.sqlite")
     async with running(store=SqliteStore(db)) as s:
         c = await s.raw()
         for i in range(8):
@@ -493,8 +491,8 @@ async def test_sqlite_restart_replays_background_jobs(tmp_path: object) -> None:
         assert s.server.scheduler.job_count == 0
 
 
-async def test_sqlite_store_on_shutdown(tmp_path: object) -> None:
-    db = str(tmp_path) + "/q.sqlite"  # type: ignore[operator]
+async def test_sqlite_store_on_shutdown(tmp_path: Path) -> None:
+    db = str(tmp_path / "q.sqlite")
     async with running(store=SqliteStore(db, store_on_shutdown=True)) as s:
         c = await s.raw()
         await c.send(req(SUBMIT_JOB_BG, b"f", b"u1", b"kept"))

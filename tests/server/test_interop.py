@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,7 +188,9 @@ my $h = $c->dispatch_background(perl_rev => 'bg', {});
 print "bg=", ($h ? 'ok' : 'no'), "\\n";
 my $ts = $c->new_task_set;
 my @got;
-for my $i (1..5) { $ts->add_task(perl_rev => "x$i", { on_complete => sub { push @got, ${$_[0]} } }); }
+for my $i (1..5) {
+    $ts->add_task(perl_rev => "x$i", { on_complete => sub { push @got, ${$_[0]} } });
+}
 $ts->wait;
 print "set=", join(',', sort @got), "\\n";
 my $st = $c->get_status($h);

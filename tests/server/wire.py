@@ -150,6 +150,15 @@ async def running(
             server.shutdown()
 
 
+async def wait_until(cond: Callable[[], bool]) -> None:
+    """Poll ``cond`` until it holds, for 10 s at most (state with no event to wait for)."""
+    with anyio.fail_after(10):
+        for _ in iter(int, 1):
+            if cond():
+                return
+            await anyio.sleep(0.005)
+
+
 def server_cmd(*args: str) -> list[str]:
     """The command line that runs our server in a subprocess."""
     return [sys.executable, "-m", "server", *args]
