@@ -297,17 +297,17 @@ class Scheduler:
             if peer is not None:
                 out.append((peer.cid, _QUEUE_FULL))
             return None
+        persist = background and self._persistent
+        if persist and not replay:
+            try:
+                self.store.add(StoredJob(unique, name, prio, data, when))
+            except StoreError as exc:
+                log.error("persistent queue refused job %r/%r: %s", name, unique, exc)
+                if peer is not None:
+                    out.append((peer.cid, Error(code=b"QUEUE_ERROR", text=b"QUEUE_ERROR")))
+                return None
         job = Job(self._new_handle(), f, unique, data, prio, background, when, reducer)
-        if background and self._persistent:
-            if not replay:
-                try:
-                    self.store.add(StoredJob(unique, name, prio, data, when))
-                except StoreError as exc:
-                    log.error("persistent queue refused job %r/%r: %s", name, unique, exc)
-                    if peer is not None:
-                        out.append((peer.cid, Error(code=b"QUEUE_ERROR", text=b"QUEUE_ERROR")))
-                    return None
-            job.persisted = True
+        job.persisted = persist
         self.jobs[job.handle] = job
         if unique:
             if unique == b"-":
