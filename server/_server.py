@@ -284,7 +284,7 @@ class Server:
             out = scheduler.tick()
             if out:
                 self._dispatch(out)
-            self._commit()
+            self._after_batch()
 
     # ------------------------------------------------------------------ connections
 
