@@ -34,6 +34,7 @@ from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from ._admin import AdminHandler
 from ._framing import HeaderGuard
+from ._outbox import Outbox
 from ._scheduler import CloseConnection, Output, Scheduler
 from ._store import Store, StoreError
 
@@ -83,21 +84,6 @@ class ServerOptions:
     verbose_name: Callable[[], bytes] = field(default=lambda: b"ERROR")
 
 
-class _Outbox:
-    """Bytes waiting to be written to one connection."""
-
-    __slots__ = ("closing", "conn", "done", "parts", "scope", "size", "wake")
-
-    def __init__(self) -> None:
-        self.conn = gearproto.Connection(gearproto.SERVER)
-        self.parts: list[bytes] = []
-        self.size = 0
-        self.wake = anyio.Event()
-        self.done = anyio.Event()
-        self.closing = False
-        self.scope: anyio.CancelScope | None = None
-
-
 class Server:
     """A Gearman job server: embed it in an anyio application or run ``gearproto-server``.
 
@@ -136,7 +122,8 @@ class Server:
         )
         self.scheduler.admin = AdminHandler(verbose=opts.verbose_name)
         self._clock = clock
-        self._outboxes: dict[int, _Outbox] = {}
+        self._outboxes: dict[int, Outbox] = {}
+        self._dirty: dict[Outbox, int] = {}
         self._next_cid = 0
         self._stop: anyio.Event | None = None
         self._stopping = False
@@ -239,19 +226,22 @@ class Server:
 
     def _dispatch(self, out: Output) -> None:
         outboxes = self._outboxes
+        dirty = self._dirty
         for cid, event in out:
             box = outboxes.get(cid)
-            if box is None or box.closing:
-                continue
-            parts = box.conn.send_vectored(event)
-            box.parts.extend(parts)
-            box.size += sum(map(len, parts)) if len(parts) > 1 else len(parts[0])
-            if not box.wake.is_set():
-                box.wake.set()
-            if box.size > self.options.max_output_buffer:
+            if box is not None and not box.closing:
+                box.push(event)
+                dirty[box] = cid
+
+    def _flush(self) -> None:
+        dirty = self._dirty
+        if not dirty:
+            return
+        self._dirty = {}
+        for box, cid in dirty.items():
+            if not box.flush():
                 log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
-                box.closing = True
-                box.parts.clear()
+                box.close()
                 if box.scope is not None:
                     box.scope.cancel()
 
@@ -265,6 +255,7 @@ class Server:
 
     def _after_batch(self) -> None:
         self._commit()
+        self._flush()
         if self._idle is not None and not self.scheduler.job_count:
             self._idle.set()
         deadline = self.scheduler.next_deadline()
@@ -304,14 +295,14 @@ class Server:
             self._keepalive(sock)
         except (OSError, anyio.TypedAttributeLookupError, IndexError, TypeError):
             pass
-        box = _Outbox()
+        box = Outbox(stream, self.options.max_output_buffer)
         self._outboxes[cid] = box
         self.scheduler.connect(cid, fd=fd, address=address)
         log.debug("connection %d from %s", cid, address.decode(errors="replace"))
         try:
             async with stream, anyio.create_task_group() as tg:
                 box.scope = tg.cancel_scope
-                tg.start_soon(self._writer, stream, box, tg.cancel_scope)
+                tg.start_soon(box.run)
                 try:
                     await self._reader(cid, stream, box)
                 finally:
@@ -320,10 +311,8 @@ class Server:
                     if out:
                         self._dispatch(out)
                     self._after_batch()
-                box.closing = True
-                box.wake.set()
                 with anyio.move_on_after(5):
-                    await box.done.wait()
+                    await box.drained()
                 tg.cancel_scope.cancel()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             log.debug("connection %d: %s", cid, exc)
@@ -337,7 +326,7 @@ class Server:
                 self._after_batch()
             log.debug("connection %d closed", cid)
 
-    async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: _Outbox) -> None:
+    async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: Outbox) -> None:
         conn = gearproto.Connection(gearproto.SERVER, max_packet_size=self.options.max_packet_size)
         guard = HeaderGuard()
         scheduler = self.scheduler
@@ -381,31 +370,3 @@ class Server:
                 return
             finally:
                 self._after_batch()
-
-    async def _writer(
-        self, stream: anyio.abc.ByteStream, box: _Outbox, scope: anyio.CancelScope
-    ) -> None:
-        try:
-            while True:
-                await box.wake.wait()
-                box.wake = anyio.Event()
-                while box.parts:
-                    parts = box.parts
-                    box.parts = []
-                    box.size = 0
-                    if len(parts) == 1:
-                        await stream.send(parts[0])
-                    elif len(parts) < 64 or sum(map(len, parts)) < 4 * 1024 * 1024:
-                        await stream.send(b"".join(parts))
-                    else:
-                        for part in parts:
-                            await stream.send(part)
-                if box.closing:
-                    return
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            log.info("write failed: %s", exc)
-            box.parts.clear()
-            box.closing = True
-            scope.cancel()
-        finally:
-            box.done.set()

@@ -11,6 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+
 import anyio
 
 from ._server import Server, ServerOptions
@@ -265,23 +268,23 @@ def build(args: argparse.Namespace) -> Server:
 
 async def _run(server: Server) -> None:
     signals = [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP]
-    async with anyio.create_task_group() as tg:
-        with anyio.open_signal_receiver(*signals) as received:
+    with anyio.open_signal_receiver(*signals) as received:
 
-            async def watch() -> None:
-                async for signum in received:
-                    if signum == signal.SIGHUP:
-                        for handler in logging.getLogger().handlers:
-                            if isinstance(handler, logging.FileHandler):
-                                handler.close()
-                        log.info("SIGHUP: log file reopened")
-                    elif signum == signal.SIGUSR1:
-                        log.info("SIGUSR1: graceful shutdown")
-                        server.shutdown(graceful=True)
-                    else:
-                        log.info("signal %d: shutting down", signum)
-                        server.shutdown()
+        async def watch() -> None:
+            async for signum in received:
+                if signum == signal.SIGHUP:
+                    for handler in logging.getLogger().handlers:
+                        if isinstance(handler, logging.FileHandler):
+                            handler.close()
+                    log.info("SIGHUP: log file reopened")
+                elif signum == signal.SIGUSR1:
+                    log.info("SIGUSR1: graceful shutdown")
+                    server.shutdown(graceful=True)
+                else:
+                    log.info("signal %d: shutting down", signum)
+                    server.shutdown()
 
+        async with anyio.create_task_group() as tg:
             tg.start_soon(watch)
             await server.serve()
             tg.cancel_scope.cancel()
@@ -312,6 +315,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         anyio.run(_run, server, backend=args.backend, backend_options=backend_options)
     except OSError as exc:
         print(f"gearproto-server: {exc}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        errors = group.subgroup(OSError)
+        if errors is None:
+            raise
+        for error in errors.exceptions:
+            print(f"gearproto-server: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -226,11 +226,16 @@ async def test_unread_output_over_the_limit_closes_the_peer() -> None:
     async with running(max_output_buffer=4 * 1024 * 1024) as s:
         stalled, w = await s.raw(), await s.raw()
         await w.send(req(CAN_DO, b"big"))
-        await stalled.send(req(SUBMIT_JOB, b"big", b"", b""))
-        await stalled.expect(res(JOB_CREATED, h(1)))
-        await w.send(req(GRAB_JOB))
-        await w.expect(res(JOB_ASSIGN, h(1), b"big", b""))
-        await w.send(req(WORK_COMPLETE, h(1), b"y" * (4 * 1024 * 1024)))
+        await stalled.send(*(req(SUBMIT_JOB, b"big", b"", b"") for _ in range(4)))
+        await stalled.expect(*(res(JOB_CREATED, h(n)) for n in range(1, 5)))
+        for n in range(1, 5):  # 16 MiB: more than the limit plus any kernel buffer
+            await w.send(req(GRAB_JOB))
+            packet = await w.packet()
+            if packet == res(NO_JOB):  # the stalled client is gone: its jobs too
+                break
+            assert packet == res(JOB_ASSIGN, h(n), b"big", b"")
+            await w.send(req(WORK_COMPLETE, h(n), b"y" * (4 * 1024 * 1024)))
+            await w.barrier()
         await wait_until(lambda: 1 not in s.server.scheduler.peers)
         await w.barrier()
 
