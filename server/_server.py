@@ -34,7 +34,7 @@ from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from ._admin import AdminHandler
 from ._framing import HeaderGuard
-from ._outbox import Outbox
+from ._outbox import Inbox, Outbox
 from ._scheduler import CloseConnection, Output, Scheduler
 from ._store import Store, StoreError
 
@@ -129,6 +129,9 @@ class Server:
         self._stopping = False
         self._graceful = False
         self._timer_wake: anyio.Event | None = None
+        self._flush_pending = False
+        self._flush_wake: anyio.Event | None = None
+        self._call_soon: Callable[[Callable[[], None]], object] | None = None
         self._timer_target = math.inf
         self._idle: anyio.Event | None = None
         #: The ports listened on, once :meth:`serve` has started.
@@ -173,6 +176,9 @@ class Server:
                     self.ports.append(sub.extra(SocketAttribute.local_port))
             self.ports = sorted(set(self.ports))
             async with anyio.create_task_group() as tg:
+                self._call_soon = _asyncio_call_soon()
+                if self._call_soon is None:
+                    await tg.start(self._start_flusher)
                 accept_scope = anyio.CancelScope()
                 tg.start_soon(self._accept, listeners, tg, accept_scope)
                 tg.start_soon(self._timers)
@@ -254,6 +260,23 @@ class Server:
                 log.error("persistent queue commit failed: %s", exc)
 
     def _after_batch(self) -> None:
+        """A batch of events was handled: commit and write soon, once for all batches.
+
+        Every connection whose events are ready in this turn of the event loop is
+        handled first; then one commit covers all their jobs and each peer gets one
+        write, however many connections produced output for it.
+        """
+        if not self._flush_pending:
+            self._flush_pending = True
+            if self._call_soon is not None:
+                self._call_soon(self._flush_now)
+            elif self._flush_wake is not None:
+                self._flush_wake.set()
+            else:
+                self._flush_now()
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
         self._commit()
         self._flush()
         if self._idle is not None and not self.scheduler.job_count:
@@ -261,6 +284,20 @@ class Server:
         deadline = self.scheduler.next_deadline()
         if deadline is not None and deadline < self._timer_target and self._timer_wake:
             self._timer_wake.set()
+
+    async def _start_flusher(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        self._flush_wake = anyio.Event()
+        task_status.started()
+        await self._flusher()
+
+    async def _flusher(self) -> None:
+        while True:
+            self._flush_wake = anyio.Event()
+            if self._flush_pending:
+                self._flush_now()
+            await self._flush_wake.wait()
 
     async def _timers(self) -> None:
         scheduler = self.scheduler
@@ -306,6 +343,7 @@ class Server:
                 try:
                     await self._reader(cid, stream, box)
                 finally:
+                    self._flush_now()  # this connection's last words (an ERROR) first
                     out = self.scheduler.disconnect(cid)
                     self._outboxes.pop(cid, None)
                     if out:
@@ -329,14 +367,13 @@ class Server:
     async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: Outbox) -> None:
         conn = gearproto.Connection(gearproto.SERVER, max_packet_size=self.options.max_packet_size)
         guard = HeaderGuard()
+        inbox = Inbox(stream)
         scheduler = self.scheduler
         handle = scheduler.handle
         dispatch = self._dispatch
         while True:
             try:
-                data = await stream.receive(_READ_SIZE)
-            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                data = b""
+                data = await inbox.receive(_READ_SIZE)
             except OSError as exc:
                 log.info("connection %d: read failed: %s", cid, exc)
                 data = b""
@@ -370,3 +407,13 @@ class Server:
                 return
             finally:
                 self._after_batch()
+
+
+def _asyncio_call_soon() -> Callable[[Callable[[], None]], object] | None:
+    """``loop.call_soon`` when running on asyncio (cheaper than waking a task)."""
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop().call_soon
+    except RuntimeError:  # trio
+        return None
