@@ -41,6 +41,7 @@ class Outbox:
         "closing",
         "conn",
         "done",
+        "drained_event",
         "finishing",
         "limit",
         "mode",
@@ -64,6 +65,8 @@ class Outbox:
         self.closing = False
         self.busy = False
         self.finishing = False
+        #: asyncio: set when the transport has written everything (see FastProtocol).
+        self.drained_event: Any = None
         self.scope: anyio.CancelScope | None = None
         self.transport: Any = None
         self.sock: socket.socket | None = None
@@ -180,6 +183,14 @@ class Outbox:
 
     async def drained(self) -> None:
         """Wait until everything pushed has been handed to the kernel (or given up)."""
+        if self.mode == _TRANSPORT:
+            # anyio's aclose() aborts the transport, dropping what it still buffers.
+            while self.transport.get_write_buffer_size():
+                if self.drained_event is not None and not self.drained_event.is_set():
+                    await self.drained_event.wait()
+                else:
+                    await anyio.sleep(0.005)
+            return
         self.finishing = True
         self.wake.set()
         await self.done.wait()

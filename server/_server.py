@@ -30,12 +30,11 @@ from anyio.streams.stapled import MultiListener
 from anyio.streams.tls import TLSListener
 
 import gearproto
-from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
 
 from ._admin import AdminHandler
-from ._framing import HeaderGuard
+from ._feeder import FastProtocol, Feeder
 from ._outbox import Inbox, Outbox
-from ._scheduler import CloseConnection, Output, Scheduler
+from ._scheduler import Output, Scheduler
 from ._store import Store, StoreError
 
 __all__ = ("Server", "ServerOptions")
@@ -365,48 +364,43 @@ class Server:
             log.debug("connection %d closed", cid)
 
     async def _reader(self, cid: int, stream: anyio.abc.ByteStream, box: Outbox) -> None:
-        conn = gearproto.Connection(gearproto.SERVER, max_packet_size=self.options.max_packet_size)
-        guard = HeaderGuard()
+        feeder = Feeder(
+            cid,
+            self.options.max_packet_size,
+            self.scheduler.handle,
+            self._dispatch,
+            self._after_batch,
+        )
+        if box.transport is not None and self._call_soon is not None:
+            await self._read_by_protocol(stream, box, feeder)
+            return
         inbox = Inbox(stream)
-        scheduler = self.scheduler
-        handle = scheduler.handle
-        dispatch = self._dispatch
+        feed = feeder.feed
         while True:
             try:
                 data = await inbox.receive(_READ_SIZE)
             except OSError as exc:
                 log.info("connection %d: read failed: %s", cid, exc)
                 data = b""
-            if data:
-                data = guard.feed(data)
-                if not data:
-                    continue
-                conn.receive_data(data)
-            else:
-                rest = guard.flush()
-                if rest:
-                    conn.receive_data(rest)
-                conn.receive_data(b"")
-            try:
-                while True:
-                    event = conn.next_event()
-                    if event is NEED_DATA:
-                        break
-                    if type(event) is ConnectionClosed:
-                        return
-                    out = handle(cid, event)
-                    if out:
-                        dispatch(out)
-            except RemoteProtocolError as exc:
-                log.warning("connection %d closed: %s", cid, exc)
-                if exc.error_hint is not None:
-                    dispatch([(cid, exc.error_hint)])
+            if not feed(data):
                 return
-            except CloseConnection as exc:
-                log.warning("connection %d closed: %s", cid, exc)
-                return
-            finally:
-                self._after_batch()
+
+    async def _read_by_protocol(
+        self, stream: anyio.abc.ByteStream, box: Outbox, feeder: Feeder
+    ) -> None:
+        """asyncio: swap anyio's stream protocol for one that feeds the scheduler."""
+        transport = box.transport
+        old = getattr(stream, "_protocol", None)
+        protocol = FastProtocol(feeder)
+        transport.set_protocol(protocol)
+        queue = getattr(old, "read_queue", ())
+        while queue:
+            protocol.data_received(queue.popleft())
+        if getattr(old, "is_at_eof", False) or getattr(old, "exception", None):
+            protocol.data_received_eof()
+        transport.resume_reading()
+        box.drained_event = protocol.drained
+        await protocol.done.wait()
 
 
 def _asyncio_call_soon() -> Callable[[Callable[[], None]], object] | None:
