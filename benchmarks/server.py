@@ -154,7 +154,7 @@ def measure(
             db = str(Path(tmp) / "q.sqlite")
             with serve(target, "--queue-type=sqlite", f"--sqlite-db={db}") as (port, _pid):
                 results["sqlite"] = run_loadgen(binary, "bg", "127.0.0.1", port, n_bg, 64)
-    if want("memory"):
+    if want("memory") and "Perl" not in target.name:
         with serve(target) as (port, pid):
             base = peak_memory_kib(pid)
             run_loadgen(binary, "bg", "127.0.0.1", port, n_mem, 64)
