@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -165,3 +166,71 @@ async def test_tls(tmp_path: Path, verify_client: bool) -> None:
                 async with stream:
                     await stream.send(req(ECHO_REQ, b"x"))
                     await stream.receive()
+
+
+def _submit_background(port: int, jobs: dict[bytes, bytes]) -> None:
+    c = _connect(port)
+    c.sendall(b"".join(req(18, b"f", u, d) for u, d in jobs.items()))
+    for _ in jobs:
+        head = _recv(c, 12)
+        assert head[4:8] == b"\0\0\0\x08", head
+        _recv(c, int.from_bytes(head[8:], "big"))
+    c.close()
+
+
+def _drain(port: int) -> list[bytes]:
+    w = _connect(port)
+    w.sendall(req(CAN_DO, b"f"))
+    got = []
+    while True:
+        w.sendall(req(GRAB_JOB))
+        head = _recv(w, 12)
+        body = _recv(w, int.from_bytes(head[8:], "big"))
+        if head[4:8] == b"\0\0\0\x0a":  # NO_JOB
+            w.close()
+            return got
+        handle, _, data = body.split(b"\0", 2)
+        got.append(data)
+        w.sendall(req(13, handle, b""))
+
+
+def test_gearmand_sqlite_queue_taken_over_and_handed_back(tmp_path: Path) -> None:
+    from tests.peers import run_gearmand
+
+    db = tmp_path / "queue.sqlite"
+    first = {b"g%d" % i: b"from-gearmand-%d" % i for i in range(20)}
+    with run_gearmand("--threads=1", "-q", "libsqlite3", f"--libsqlite3-db={db}") as g:
+        _submit_background(g.port, first)
+    with run_ours("--queue-type=sqlite", f"--sqlite-db={db}") as ours:
+        assert sorted(_drain(ours.port)) == sorted(first.values())
+        second = {b"o%d" % i: b"from-us-%d" % i for i in range(20)}
+        _submit_background(ours.port, second)
+    with run_gearmand("--threads=1", "-q", "libsqlite3", f"--libsqlite3-db={db}") as g:
+        assert sorted(_drain(g.port)) == sorted(second.values())
+
+
+def test_store_queue_on_shutdown_with_sigterm(tmp_path: Path) -> None:
+    db = tmp_path / "queue.sqlite"
+    args = ("--queue-type=sqlite", f"--sqlite-db={db}", "--store-queue-on-shutdown")
+    jobs = {b"u%d" % i: b"kept-%d" % i for i in range(10)}
+    with run_ours(*args) as server:
+        _submit_background(server.port, jobs)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=10) == 0
+    with run_ours(*args) as server:
+        assert sorted(_drain(server.port)) == sorted(jobs.values())
+
+
+def test_sighup_reopens_the_log_file(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with run_ours(f"--log-file={log}", "--verbose=INFO") as server:
+        rotated = tmp_path / "server.log.1"
+        deadline = time.monotonic() + 10
+        while "listening" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        log.rename(rotated)
+        server.proc.send_signal(signal.SIGHUP)
+        while not (log.exists() and "reopened" in log.read_text()):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
