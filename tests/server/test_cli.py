@@ -181,7 +181,7 @@ def _submit_background(port: int, jobs: dict[bytes, bytes]) -> None:
 def _drain(port: int) -> list[bytes]:
     w = _connect(port)
     w.sendall(req(CAN_DO, b"f"))
-    got = []
+    got: list[bytes] = []
     while True:
         w.sendall(req(GRAB_JOB))
         head = _recv(w, 12)
