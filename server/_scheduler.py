@@ -97,6 +97,9 @@ _HANDLE_TOO_LARGE: Final = Error(
     text=b"Error occurred due to GEARMAND_JOB_HANDLE_SIZE being too small from snprintf",
 )
 _NOOP: Final = Noop()
+#: A sleeping worker with more functions than this is not added to each function's
+#: list of sleepers (PRE_SLEEP stays O(1)); wake-ups scan these few workers instead.
+_MANY: Final = 32
 _NO_JOB: Final = NoJob()
 
 
@@ -144,6 +147,8 @@ class Scheduler:
         #: Per priority: the functions with runnable jobs (an ordered set).
         self._ready: tuple[dict[Function, None], ...] = ({}, {}, {})
         self._future: list[tuple[float, int, Job]] = []
+        #: Sleeping workers with many functions (not put in each function's sleepers).
+        self._many_sleepers: dict[Peer, None] = {}
         self._timers: list[tuple[float, int, Job]] = []
         self._counter = 0
         self._seq = 0
@@ -197,6 +202,7 @@ class Scheduler:
                 clients.remove(peer)
             if not clients and not job.background:
                 self._abandon(job)
+        self._many_sleepers.pop(peer, None)
         self._unregister(peer, list(peer.order))
         for job in list(peer.jobs.values()):
             self._requeue(job)
@@ -363,12 +369,13 @@ class Scheduler:
         f.live[p] += 1
         if f.live[p] == 1:
             self._ready[p][f] = None
-        if f.sleepers:
+        if f.sleepers or self._many_sleepers:
             self._wake(f)
 
     def _wake(self, f: Function) -> None:
-        budget = self.worker_wakeup or len(f.sleepers)
         sleepers = f.sleepers
+        many = self._many_sleepers
+        budget = self.worker_wakeup or len(sleepers) + len(many)
         out = self._out
         while sleepers and budget:
             peer = next(iter(sleepers))
@@ -377,6 +384,17 @@ class Scheduler:
                 peer.noop_sent = True
                 out.append((peer.cid, _NOOP))
                 budget -= 1
+        if many and budget:
+            for peer in list(many):
+                if not (peer.sleeping and not peer.noop_sent):
+                    del many[peer]
+                elif f in peer.order:
+                    del many[peer]
+                    peer.noop_sent = True
+                    out.append((peer.cid, _NOOP))
+                    budget -= 1
+                    if not budget:
+                        break
 
     def _release_due(self) -> None:
         future = self._future
@@ -490,7 +508,7 @@ class Scheduler:
                 peer.timeouts[f] = max(timeout, 1000) / 1000
             else:
                 peer.timeouts.pop(f, None)
-        if peer.sleeping and not peer.noop_sent:
+        if peer.sleeping and not peer.noop_sent and peer not in self._many_sleepers:
             f.sleepers[peer] = None
 
     def _cant_do(self, peer: Peer, e: CantDo) -> None:
@@ -590,8 +608,11 @@ class Scheduler:
             return
         peer.sleeping = True
         peer.noop_sent = False
-        for f in peer.order:
-            f.sleepers[peer] = None
+        if len(peer.order) > _MANY:
+            self._many_sleepers[peer] = None
+        else:
+            for f in peer.order:
+                f.sleepers[peer] = None
 
     # ------------------------------------------------------------------ results
 

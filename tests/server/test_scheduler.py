@@ -214,3 +214,19 @@ def test_getpid() -> None:
 
     s, _ = make()
     assert admin(s, b"getpid") == b"OK %d\n" % os.getpid()
+
+
+def test_sleeping_worker_with_many_functions_is_woken() -> None:
+    s, _ = make(worker_wakeup=1)
+    for i in range(100):
+        s.handle(1, gp.CanDo(function=b"f%d" % i))
+    s.handle(2, gp.CanDo(function=b"f99"))
+    assert s.handle(1, gp.PreSleep()) == []
+    assert s.handle(2, gp.PreSleep()) == []
+    out = submit(s, 3, b"f99", background=True)
+    assert [cid for cid, e in out if isinstance(e, gp.Noop)] == [2]
+    out = submit(s, 3, b"f99", background=True)
+    assert [cid for cid, e in out if isinstance(e, gp.Noop)] == [1]
+    assert submit(s, 3, b"f5", background=True) == [(3, gp.JobCreated(handle=b"H:t:3"))]
+    s.handle(1, gp.GrabJob())
+    assert s.handle(1, gp.PreSleep()) == [(1, gp.Noop())]  # work is waiting
