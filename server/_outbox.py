@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 from anyio.abc import SocketAttribute
 
 import gearproto
@@ -199,42 +200,41 @@ class Outbox:
 class Inbox:
     """Reads from one connection: everything that has arrived, in one piece.
 
-    On asyncio, anyio's ``receive`` pauses and resumes the transport's reading around
-    every read (two extra system calls per read); this reads the queue of anyio's
-    stream protocol directly and leaves reading on. Elsewhere it calls ``receive``.
+    On trio over plain TCP it reads the socket without blocking and waits for
+    readability only when nothing is there (a checkpoint every few reads keeps a
+    flooding peer from starving the others). Elsewhere it calls the stream's
+    ``receive``. (On asyncio the server reads through :class:`~server._feeder.FastProtocol`.)
     """
 
-    __slots__ = ("protocol", "stream", "transport")
+    __slots__ = ("sock", "streak", "stream")
 
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.stream = stream
-        protocol = getattr(stream, "_protocol", None)
-        transport = getattr(stream, "_transport", None)
-        if all(hasattr(protocol, a) for a in ("read_queue", "read_event", "is_at_eof")) and all(
-            hasattr(transport, a) for a in ("resume_reading", "is_closing")
-        ):
-            self.protocol: Any = protocol
-            self.transport: Any = transport
-            transport.resume_reading()  # type: ignore[union-attr]
-        else:
-            self.protocol = self.transport = None
+        self.sock: socket.socket | None = None
+        self.streak = 0
+        if type(stream).__module__.startswith("anyio._backends._trio"):
+            try:
+                self.sock = stream.extra(SocketAttribute.raw_socket)
+            except anyio.TypedAttributeLookupError:
+                pass
 
     async def receive(self, max_bytes: int) -> bytes:
         """The next bytes; ``b""`` at end of stream or when the connection broke."""
-        protocol = self.protocol
-        if protocol is None:
+        sock = self.sock
+        if sock is None:
             try:
                 return await self.stream.receive(max_bytes)
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 return b""
-        queue = protocol.read_queue
-        while not queue:
-            if protocol.is_at_eof or protocol.exception or self.transport.is_closing():
+        self.streak += 1
+        if self.streak >= 16:
+            self.streak = 0
+            await anyio.lowlevel.checkpoint()
+        while True:
+            try:
+                return sock.recv(max_bytes)
+            except (BlockingIOError, InterruptedError):
+                self.streak = 0
+                await anyio.wait_readable(sock)
+            except OSError:
                 return b""
-            protocol.read_event.clear()
-            await protocol.read_event.wait()
-        if len(queue) == 1:
-            return bytes(queue.popleft())
-        data = b"".join(queue)
-        queue.clear()
-        return data
