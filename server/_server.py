@@ -1,16 +1,20 @@
 """The anyio shell around the scheduler: listeners, connections, timers, shutdown.
 
-Each connection has a reader task and a writer task. The reader takes large reads,
-feeds them to a :class:`gearproto.Connection` and hands every event to the
-:class:`~server.Scheduler` synchronously; what the scheduler says to send is encoded at
-once and appended to the outbox of the connection it is for. A connection's writer
-sends its whole outbox in one write whenever it has something, so a peer that stops
-reading only grows its own outbox (up to ``max_output_buffer``, then it is closed) and
-never delays anybody else: the scheduler path never awaits a socket.
+Reading: every event a connection sends is handed to the :class:`~server.Scheduler`
+synchronously (:class:`~server._feeder.Feeder`). On asyncio over plain TCP this runs
+in the transport's ``data_received`` callback; elsewhere (trio, TLS) a reader task per
+connection does it after each read.
 
-Background jobs are added to the store during a batch (all events of one read) and the
-store is committed once at the end of that batch, before the task yields, so no
-JOB_CREATED leaves before the job is durable, and a burst of submits costs one commit.
+Writing: what the scheduler says to send is encoded at once into the outbox of the
+connection it is for (:class:`~server._outbox.Outbox`). Once per turn of the event
+loop, after every ready connection has been read, the store is committed (so no
+JOB_CREATED leaves before its job is durable, and one commit covers every submit of
+that turn) and each outbox is written in one piece. Nothing on this path awaits a peer:
+a peer that stops reading only grows its own outbox, up to ``max_output_buffer``, and
+is then disconnected.
+
+Timers (CAN_DO_TIMEOUT, epoch jobs) are one task that sleeps until the scheduler's
+next deadline.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ _READ_SIZE = 256 * 1024
 
 @dataclass
 class ServerOptions:
-    """Everything :class:`Server` can be told; every field has gearmand's default.
+    """Everything :class:`Server` can be told; defaults are gearmand's unless noted.
 
     Attributes:
         hosts: Addresses to listen on (``None`` = every interface, IPv4 and IPv6).
@@ -63,7 +67,9 @@ class ServerOptions:
         keepalive_count: TCP_KEEPCNT probes (-1 = system default).
         ssl_context: Serve TLS on every connection with this server context.
         max_packet_size: Largest packet payload accepted from a peer.
-        max_output_buffer: Bytes a peer may leave unread before it is disconnected.
+        max_output_buffer: Bytes a peer may leave unread before it is disconnected
+            (1 GiB).
+        verbose_name: Returns the log level name the admin ``verbose`` command reports.
     """
 
     hosts: Sequence[str] | None = None
