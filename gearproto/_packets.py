@@ -315,17 +315,17 @@ def _e_assign(e: JobAssign) -> Encoded:
     if r is not None:
         if u is None:
             raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
-        ptype, named = 40, ((h, "handle", 63), (f, "function", 512), (u, "unique", None))
+        ptype, named = 40, ((h, "handle", 63), (f, "function", None), (u, "unique", None))
         named += ((r, "reducer", None),)
     elif u is not None:
-        ptype, named = 31, ((h, "handle", 63), (f, "function", 512), (u, "unique", None))
+        ptype, named = 31, ((h, "handle", 63), (f, "function", None), (u, "unique", None))
     else:
-        ptype, named = 11, ((h, "handle", 63), (f, "function", 512))
+        ptype, named = 11, ((h, "handle", 63), (f, "function", None))
     try:
         fixed = b"\0".join([v for v, _, _ in named]) + b"\0"
     except TypeError:
         fixed = b""
-    if fixed.count(0) != len(named) or len(h) > MAX_HANDLE_SIZE or len(f) > MAX_FUNCTION_SIZE:
+    if fixed.count(0) != len(named) or len(h) > MAX_HANDLE_SIZE:
         fixed = _fixed(*named)
     d = e.data
     return ptype, fixed, d if type(d) is bytes else _data(d)

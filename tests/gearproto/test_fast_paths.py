@@ -75,7 +75,7 @@ def test_send_vectored_refuses_over_4_gib() -> None:
     [
         E.JobAssign(handle="H:1", function=b"f"),  # type: ignore[arg-type]
         E.JobAssign(handle=b"H:1", function=b"f", unique="u"),  # type: ignore[arg-type]
-        E.JobAssign(handle=b"H:1", function=b"f" * 513),
+        E.JobAssign(handle=b"H:1", function=b"f\0"),
         E.JobAssign(handle=b"H" * 64, function=b"f"),
     ],
 )

@@ -48,7 +48,7 @@ CASES: list[tuple[Role, Any, str]] = [
     (WORKER, E.CanDoTimeout(function=b"f", timeout="1"), "timeout"),
     (SERVER, E.JobCreated(handle=H64), "limit is 63"),
     (SERVER, E.JobAssign(handle=H64, function=b"f"), "handle"),
-    (SERVER, E.JobAssign(handle=b"H", function=F64), "function"),
+    (SERVER, E.JobAssign(handle=b"H", function=b"f\0"), "function"),
     (SERVER, E.JobAssign(handle=b"H", function=b"f", reducer=b"r"), "needs a unique"),
     (SERVER, E.JobAssign(handle=b"H", function=b"f", unique=b"u\0"), "unique"),
     (SERVER, E.JobAssign(handle=b"H", function=b"f", unique=b"u", reducer=b"\0"), "reducer"),
