@@ -76,8 +76,6 @@ _UINT32: Final = 2**32
 MAX_UNIQUE: Final = 64
 MAX_HANDLE: Final = 63
 MAX_CLIENT_ID: Final = 127
-#: Longest function name of a job (libgearman's GEARMAN_FUNCTION_MAX_SIZE; gearproto
-#: will not encode a JOB_ASSIGN with a longer one).
 
 _INVALID_COMMAND: Final = Error(code=b"INVALID_COMMAND", text=b"Command not expected")
 _UNIQUE_TOO_LARGE: Final = Error(code=b"ARGUMENT_TOO_LARGE", text=b"Unique value too large")
