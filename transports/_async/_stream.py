@@ -1,0 +1,79 @@
+"""The byte stream each async flavour supplies, and the writer that feeds it in order."""
+
+from __future__ import annotations
+
+import logging
+import ssl as _ssl
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import anyio
+
+from .._core.servers import Address
+
+__all__ = ("Connector", "Link", "Stream")
+
+log = logging.getLogger("transports")
+
+
+class Stream(Protocol):
+    """A connected byte stream: what a flavour provides."""
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        """Some bytes; ``b""`` at end of stream."""
+
+    async def send_all(self, data: bytes) -> None:
+        """Write every byte."""
+
+    async def aclose(self) -> None:
+        """Close the stream."""
+
+
+#: Opens a :class:`Stream` to an address: ``connect(address, ssl_context)``.
+Connector = Callable[[Address, "_ssl.SSLContext | None"], Awaitable[Stream]]
+
+
+class Link:
+    """Bytes queued for a stream, written in order by one writer task.
+
+    Producers (the protocol state, possibly from a job thread via anyio) call
+    :meth:`write`, which never blocks, so the order of the sans-I/O state changes is
+    the order of the bytes on the wire.
+    """
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self._out = bytearray()
+        self._ready = anyio.Event()
+        self._flushed = anyio.Event()
+        self._flushed.set()
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` (in the event loop's thread)."""
+        if data and not self.broken:
+            self._out += data
+            if self._flushed.is_set():
+                self._flushed = anyio.Event()
+            self._ready.set()
+
+    async def writer(self) -> None:
+        """Run as a task: write queued bytes until cancelled or the stream breaks."""
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready = anyio.Event()
+                while self._out:
+                    data = bytes(self._out)
+                    self._out.clear()
+                    await self.stream.send_all(data)
+                self._flushed.set()
+        except Exception as exc:
+            log.debug("write failed: %r", exc)
+            self.broken = True
+            self._flushed.set()
+            await self.stream.aclose()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far was written."""
+        await self._flushed.wait()
