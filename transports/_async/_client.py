@@ -206,7 +206,11 @@ class Client:
     ) -> bool | None:
         await self.aclose()
         assert self._tg is not None
-        return await self._tg.__aexit__(exc_type, exc, tb)
+        self._tg.cancel_scope.cancel()
+        # The body's own exception propagates as is, not wrapped in a group.
+        await self._tg.__aexit__(None, None, None)
+        self._tg = None
+        return None
 
     async def aclose(self) -> None:
         """Close every connection; unfinished jobs fail with ConnectionLost."""

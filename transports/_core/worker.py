@@ -175,8 +175,10 @@ class WorkerSession:
         return self.conn.send(self._grab)
 
     def poll(self) -> bytes:
-        """While sleeping, GRAB anyway (gearmand 1.1 sends no NOOP when an epoch job falls due)."""
-        if self.stopping or self.closed or not self.sleeping or self._reserved:
+        """GRAB even without a NOOP (gearmand 1.1 sends none when an epoch job falls due)."""
+        if self.stopping or self.closed or self._reserved:
+            return b""
+        if self.conn.worker_state is gearproto.WorkerState.GRABBING:
             return b""
         if not self._capacity.take():
             return b""
@@ -212,6 +214,10 @@ class WorkerSession:
                 out += self.grab()
             elif kind is gearproto.NoJob:
                 self._release()
+                if self.conn.jobs and any(f.timeout for f in self._functions):
+                    # gearmand drops a connection's CAN_DO_TIMEOUT timer on PRE_SLEEP:
+                    # stay awake while holding jobs; grab again when one ends or on poll.
+                    continue
                 out += self.conn.send(gearproto.PreSleep())
             elif kind is gearproto.Noop:
                 out += self.grab()

@@ -91,7 +91,10 @@ class _Conn:
                 self.sock.sendall(data)
             except OSError as exc:
                 log.warning("writing to %s failed: %s", self.address, exc)
-                _net.shutdown(self.sock)
+                try:  # wake the reader; it closes the socket
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def send_update(self, event: gearproto.Event) -> None:
         with self.lock:
@@ -102,6 +105,12 @@ class _Conn:
         with self.lock:
             if self.session is session:
                 self._send(session.finish(event))
+
+    @property
+    def grabbing(self) -> bool:
+        """A GRAB is waiting for its answer."""
+        session = self.session
+        return session is not None and session.conn.worker_state is gearproto.WorkerState.GRABBING
 
     def kick(self) -> None:
         """A slot came free: grab if idle."""
@@ -124,8 +133,8 @@ class _Conn:
             delay = RECONNECT_MIN
             try:
                 self._serve(sock)
-            except (OSError, gearproto.ProtocolError) as exc:
-                log.warning("connection to %s failed: %s", self.address, exc)
+            except (OSError, ValueError, gearproto.ProtocolError) as exc:
+                log.warning("connection to %s failed: %r", self.address, exc)
             finally:
                 with self.lock:
                     if self.session is not None:
@@ -156,7 +165,7 @@ class _Conn:
         wake = worker._wake_r
         poll = worker._poll_interval
         while True:
-            timeout = poll if session.sleeping else None
+            timeout = poll
             pending = sock.pending() if isinstance(sock, _ssl.SSLSocket) else 0
             readable = [sock] if pending else select.select([sock, wake], [], [], timeout)[0]
             if worker._closing.is_set():
@@ -307,14 +316,16 @@ class Worker:
             with conn.lock:
                 if conn.session is not None:
                     conn.session.stopping = True
+        # Let running jobs end and unanswered GRABs be answered (a job assigned now
+        # still runs), then close the connections.
         with self._idle:
-            while self._running:
-                self._idle.wait()
-        self._executor.shutdown(wait=True)
+            while self._running or any(c.grabbing for c in self._conns):
+                self._idle.wait(0.05)
         self._closing.set()
         self._wake_w.send(b"x")
         for conn in self._conns:
             conn.thread.join()
+        self._executor.shutdown(wait=True)
         self._wake_r.recv(1)
         self._conns = []
 
