@@ -153,6 +153,11 @@ class _Conn:
                 link.write(out)
                 for info in jobs:
                     worker._start(Job(info, self, session), self)
+                if session.released:
+                    session.released = False
+                    for conn in worker._conns:
+                        if conn is not self:
+                            conn.kick()
             tg.cancel_scope.cancel()
 
     @staticmethod

@@ -138,6 +138,9 @@ class WorkerSession:
         #: Set by the flavour when no more jobs should be grabbed.
         self.stopping = False
         self.closed = False
+        #: A slot was given back (NO_JOB, ERROR): the flavour should let the worker's
+        #: other idle connections grab, then clear this.
+        self.released = False
 
     @property
     def sleeping(self) -> bool:
@@ -240,6 +243,7 @@ class WorkerSession:
         if self._reserved:
             self._reserved = False
             self._capacity.release()
+            self.released = True
 
     def finish(self, event: gearproto.Event) -> bytes:
         """The bytes of a job's final packet; ``b""`` if the connection no longer holds it."""

@@ -181,6 +181,11 @@ class _Conn:
                 self._send(out)
             for info in jobs:
                 worker._start(Job(info, self), session)
+            if session.released:
+                session.released = False
+                for conn in worker._conns:
+                    if conn is not self:
+                        conn.kick()
             if session.closed:
                 return
 
