@@ -65,17 +65,22 @@ def echo_worker(port: int) -> None:
 # --------------------------------------------------------------------- measuring
 
 
-def rate(step: Callable[[], int]) -> float:
-    """Calls of ``step`` (each returning how many jobs it ran) per second."""
+Figure = tuple[float, float]
+"""Jobs per second, and this process's CPU microseconds per job (the client's cost)."""
+
+
+def rate(step: Callable[[], int]) -> Figure:
+    """How fast ``step`` (which returns how many jobs it ran) runs jobs."""
     step()  # warm up
     jobs = 0
+    cpu = time.process_time()
     start = time.perf_counter()
     while (elapsed := time.perf_counter() - start) < DURATION:
         jobs += step()
-    return jobs / elapsed
+    return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
 
 
-def raw_gearproto(port: int) -> tuple[float, float]:
+def raw_gearproto(port: int) -> tuple[Figure, Figure]:
     conn = gearproto.Connection(gearproto.CLIENT)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -98,7 +103,7 @@ def raw_gearproto(port: int) -> tuple[float, float]:
         sock.close()
 
 
-def ours_sync(port: int) -> tuple[float, float]:
+def ours_sync(port: int) -> tuple[Figure, Figure]:
     from transports.sync import Client
 
     with Client(f"127.0.0.1:{port}") as client:
@@ -114,19 +119,20 @@ def ours_sync(port: int) -> tuple[float, float]:
         return rate(one), rate(window)
 
 
-def ours_async(flavour: str, port: int) -> tuple[float, float]:
+def ours_async(flavour: str, port: int) -> tuple[Figure, Figure]:
     module: Any = __import__(f"transports.{flavour}", fromlist=["Client"])
 
-    async def measure() -> tuple[float, float]:
+    async def measure() -> tuple[Figure, Figure]:
         async with module.Client(f"127.0.0.1:{port}") as client:
 
-            async def arate(step: Callable[[], Any]) -> float:
+            async def arate(step: Callable[[], Any]) -> Figure:
                 await step()
                 jobs = 0
+                cpu = time.process_time()
                 start = time.perf_counter()
                 while (elapsed := time.perf_counter() - start) < DURATION:
                     jobs += await step()
-                return jobs / elapsed
+                return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
 
             async def one() -> int:
                 await client.submit("echo", PAYLOAD)
@@ -142,7 +148,7 @@ def ours_async(flavour: str, port: int) -> tuple[float, float]:
     return anyio.run(measure, backend=flavour)
 
 
-def gear_client(port: int) -> tuple[float, float]:
+def gear_client(port: int) -> tuple[Figure, Figure]:
     import gear
 
     class Client(gear.Client):  # type: ignore[misc]
@@ -176,7 +182,7 @@ def gear_client(port: int) -> tuple[float, float]:
         client.shutdown()
 
 
-def pygearman_client(port: int) -> tuple[float, float]:
+def pygearman_client(port: int) -> tuple[Figure, Figure]:
     import gearman  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     client = gearman.GearmanClient([f"127.0.0.1:{port}"])
@@ -232,7 +238,7 @@ def main() -> None:
     if args.worker:
         echo_worker(args.worker)
         return
-    contenders: list[tuple[str, Callable[[int], tuple[float, float]]]] = [
+    contenders: list[tuple[str, Callable[[int], tuple[Figure, Figure]]]] = [
         ("gearproto raw socket", raw_gearproto),
         ("transports.sync", ours_sync),
         ("transports.asyncio", lambda port: ours_async("asyncio", port)),
@@ -240,7 +246,7 @@ def main() -> None:
         ("gear", gear_client),
         ("pygearman", pygearman_client),
     ]
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, tuple[Figure, Figure]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         server, port = start_gearmand(Path(tmp))
         worker = subprocess.Popen(
@@ -256,7 +262,7 @@ def main() -> None:
                         if not _round:
                             print(f"{name}: skipped, not installed ({exc})")
                         continue
-                    old = results.get(name, (0.0, 0.0))
+                    old = results.get(name, ((0.0, 0.0), (0.0, 0.0)))
                     results[name] = (max(old[0], seq), max(old[1], win))
         finally:
             worker.kill()
@@ -264,25 +270,27 @@ def main() -> None:
             worker.wait()
             server.wait()
     peers = [results[p] for p in ("gear", "pygearman") if p in results]
-    best_seq = max((r[0] for r in peers), default=0.0)
-    best_win = max((r[1] for r in peers), default=0.0)
-    raw_seq = results["gearproto raw socket"][0]
+    best_seq = max((r[0][0] for r in peers), default=0.0)
+    best_win = max((r[1][0] for r in peers), default=0.0)
+    raw_seq = results["gearproto raw socket"][0][0]
     print(
         f"\n64-byte echo through gearmand, best of {ROUNDS} x {DURATION:.1f} s per figure "
-        f"({os.cpu_count()} CPUs)"
+        f"({os.cpu_count()} CPUs); CPU = client process CPU per job"
     )
     header = (
-        f"{'client':<22}{'round trips/s':>14}{'latency':>10}{'vs raw':>8}"
-        f"{'vs best peer':>13}{'jobs/s (100 in flight)':>24}{'vs best peer':>13}"
+        f"{'client':<21}{'round trips/s':>14}{'latency':>9}{'vs raw':>8}{'vs peer':>8}"
+        f"{'CPU':>8} |{'jobs/s, 100 in flight':>22}{'vs peer':>8}{'CPU':>8}"
     )
     print(header)
     print("-" * len(header))
-    for name, (seq, win) in results.items():
+    for name, ((one, one_cpu), (many, many_cpu)) in results.items():
         print(
-            f"{name:<22}{seq:>14,.0f}{1e6 / seq:>8.0f}µs{raw_seq / seq:>7.2f}x"
-            f"{(seq / best_seq if best_seq else 0):>12.2f}x{win:>24,.0f}"
-            f"{(win / best_win if best_win else 0):>12.2f}x"
+            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{raw_seq / one:>7.2f}x"
+            f"{(one / best_seq if best_seq else 0):>7.2f}x{one_cpu:>6.0f}µs |"
+            f"{many:>22,.0f}{(many / best_win if best_win else 0):>7.2f}x{many_cpu:>6.0f}µs"
         )
+    print("(vs raw: latency relative to the gearproto raw loop; vs peer: rate relative to")
+    print(" the best of gear and pygearman)")
 
 
 if __name__ == "__main__":

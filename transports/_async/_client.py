@@ -82,19 +82,29 @@ class Task:
         return self._state.outcome()
 
     async def updates(self, timeout: float | None = None) -> AsyncIterator[Update]:
-        """Yield each update as it arrives, until the job finishes."""
+        """Yield each update as it arrives, until the job finishes.
+
+        ``timeout`` limits the whole wait (no cancel scope spans a ``yield``, so
+        leaving the loop early is safe).
+        """
         seen = 0
         state = self._state
-        with anyio.fail_after(self._client._timeout_of(timeout)):
-            while True:
-                while len(state.updates) == seen and not state.done:
-                    await self._signal.event.wait()
-                fresh = state.updates[seen:]
-                for update in fresh:
-                    yield update
-                seen += len(fresh)
-                if state.done and seen == len(state.updates):
-                    return
+        limit = self._client._timeout_of(timeout)
+        deadline = None if limit is None else anyio.current_time() + limit
+        while True:
+            while len(state.updates) == seen and not state.done:
+                remaining = None if deadline is None else deadline - anyio.current_time()
+                try:
+                    with anyio.fail_after(remaining):
+                        await self._signal.event.wait()
+                except TimeoutError:
+                    raise Timeout("no update within the timeout") from None
+            fresh = state.updates[seen:]
+            seen += len(fresh)
+            for update in fresh:
+                yield update
+            if state.done and seen == len(state.updates):
+                return
 
 
 class _Conn:
