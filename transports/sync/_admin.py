@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl as _ssl
 
 import gearproto
@@ -35,7 +34,7 @@ class Admin:
         self.address = parse_servers(server)[0]
         self._timeout = timeout
         self._ssl = ssl
-        self._sock: socket.socket | None = None
+        self._sock: _net.Socket | None = None
         self._conn = gearproto.Connection(gearproto.CLIENT)
 
     def __enter__(self) -> Admin:

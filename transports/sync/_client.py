@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import ssl as _ssl
 import threading
 import time
@@ -91,7 +90,7 @@ def _remaining(deadline: float | None) -> float | None:
 class _Conn:
     """One job server connection: a socket, its session, and the thread that reads it."""
 
-    def __init__(self, client: Client, address: Address, sock: socket.socket) -> None:
+    def __init__(self, client: Client, address: Address, sock: _net.Socket) -> None:
         self.sock = sock
         self.session = core.ClientSession(
             address,

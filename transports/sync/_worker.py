@@ -80,7 +80,7 @@ class _Conn:
         self.worker = worker
         self.address = address
         self.lock = threading.Lock()
-        self.sock: socket.socket | None = None
+        self.sock: _net.Socket | None = None
         self.session: core.WorkerSession | None = None
         self.thread = threading.Thread(target=self.run, name=f"gearman-worker-{address}")
 
@@ -147,7 +147,7 @@ class _Conn:
                 if worker._closing.wait(delay):
                     return
 
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: _net.Socket) -> None:
         worker = self.worker
         session = core.WorkerSession(
             self.address,
@@ -166,8 +166,7 @@ class _Conn:
         poll = worker._poll_interval
         while True:
             timeout = poll
-            pending = sock.pending() if isinstance(sock, _ssl.SSLSocket) else 0
-            readable = [sock] if pending else select.select([sock, wake], [], [], timeout)[0]
+            readable = select.select([sock, wake], [], [], timeout)[0]
             if worker._closing.is_set():
                 return
             if sock not in readable:
