@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import ssl as _ssl
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
 
-from .._core.servers import Address
-
-__all__ = ("Connector", "Link", "Stream")
+__all__ = ("DirectStream", "Link", "Stream")
 
 log = logging.getLogger("transports")
 
@@ -29,8 +25,11 @@ class Stream(Protocol):
         """Close the stream."""
 
 
-#: Opens a :class:`Stream` to an address: ``connect(address, ssl_context)``.
-Connector = Callable[[Address, "_ssl.SSLContext | None"], Awaitable[Stream]]
+class DirectStream(Stream, Protocol):
+    """A stream that can also queue bytes without awaiting (asyncio's transports)."""
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Queue ``data`` in order; ``True`` when the buffer is full enough to drain."""
 
 
 class Link:
@@ -43,6 +42,7 @@ class Link:
 
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
+        self._direct = getattr(stream, "write_nowait", None)
         self._out = bytearray()
         self._ready = anyio.Event()
         self._flushed = anyio.Event()
@@ -52,6 +52,12 @@ class Link:
     def write(self, data: bytes) -> None:
         """Queue ``data`` (in the event loop's thread)."""
         if data and not self.broken:
+            if self._direct is not None:
+                # The transport keeps the order; the writer task only applies
+                # back-pressure when its buffer grows.
+                if self._direct(data):
+                    self._ready.set()
+                return
             self._out += data
             if self._flushed.is_set():
                 self._flushed = anyio.Event()
@@ -63,6 +69,8 @@ class Link:
             while True:
                 await self._ready.wait()
                 self._ready = anyio.Event()
+                if self._direct is not None:
+                    await self.stream.send_all(b"")
                 while self._out:
                     data = bytes(self._out)
                     self._out.clear()
@@ -76,4 +84,6 @@ class Link:
 
     async def flush(self) -> None:
         """Wait until everything queued so far was written."""
+        if self._direct is not None and not self.broken:
+            await self.stream.send_all(b"")
         await self._flushed.wait()

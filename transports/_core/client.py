@@ -258,6 +258,7 @@ class ClientSession:
             waiter.created(event.handle, self.address)  # type: ignore[attr-defined]
             if not waiter.done:
                 self._tasks.setdefault(waiter.handle, deque()).append(waiter)  # type: ignore[arg-type]
+                return  # nobody waits for the handle of a foreground job: no wake-up
         elif waiter is None:
             if kind is gearproto.Error:
                 log.info("job server %s refused an option: %r", self.address, event)
@@ -346,6 +347,4 @@ def make_task(
         request = gearproto.SubmitJob(
             function=function, unique=unique, data=data, priority=priority, background=background
         )
-    # Refuse a malformed request now, before it reaches any connection.
-    gearproto.Connection(gearproto.CLIENT).send(request)
     return TaskState(request)

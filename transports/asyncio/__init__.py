@@ -50,6 +50,9 @@ __all__ = (
 )
 
 
+_HIGH_WATER = 256 * 1024
+
+
 class _Stream:
     """A :class:`~asyncio.StreamReader`/:class:`~asyncio.StreamWriter` pair as a byte stream."""
 
@@ -61,8 +64,14 @@ class _Stream:
         return await self._reader.read(max_bytes)
 
     async def send_all(self, data: bytes) -> None:
-        self._writer.write(data)
+        if data:
+            self._writer.write(data)
         await self._writer.drain()
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Queue ``data`` on the transport (in order); ``True`` if it should drain."""
+        self._writer.write(data)
+        return self._writer.transport.get_write_buffer_size() > _HIGH_WATER
 
     async def aclose(self) -> None:
         self._writer.close()

@@ -121,7 +121,9 @@ class _Conn:
                 data = sock.recv(262144)
                 with cond:
                     session.receive(data)
-                    cond.notify_all()
+                    if self.client._dirty:
+                        self.client._dirty = False
+                        cond.notify_all()
                     if not data or session.eof or session.closed:
                         break
         except (OSError, gearproto.ProtocolError) as exc:
@@ -185,6 +187,11 @@ class Client:
         self._conns: dict[Address, _Conn] = {}
         self._cond = threading.Condition(threading.RLock())
         self._closed = False
+        # Set (under the lock) when a task or reply changed: the reader wakes waiters.
+        self._dirty = False
+
+    def _mark(self) -> None:
+        self._dirty = True
 
     @property
     def servers(self) -> tuple[Address, ...]:
@@ -263,6 +270,7 @@ class Client:
     def _request(self, address: Address, event: gearproto.Event, timeout: float | None) -> Reply:
         deadline = self._deadline(timeout)
         reply = Reply()
+        reply.notify = self._mark
         with self._cond:
             conn = self._connection(address)
             conn.send(conn.session.request(event, reply))
@@ -299,6 +307,7 @@ class Client:
             epoch=None if epoch is None else epoch_seconds(epoch),
         )
         state.on_update = on_update
+        state.notify = self._mark
         with self._cond:
             self._submit_state(state)
         return Task(self, state)
