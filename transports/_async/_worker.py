@@ -121,10 +121,12 @@ class _Conn:
             except Exception as exc:
                 log.warning("connection to %s failed: %r", self.address, exc)
             finally:
-                if self.session is not None:
-                    self.session.lost()
-                self.session = None
-                self.link = None
+                session, self.session, self.link = self.session, None, None
+                if session is not None:
+                    session.lost()
+                    if session.released:  # an unanswered GRAB's slot came back
+                        for conn in worker._conns:
+                            conn.kick()
                 with anyio.CancelScope(shield=True):
                     await stream.aclose()
             log.info("lost %s; reconnecting", self.address)

@@ -137,11 +137,17 @@ class _Conn:
                 log.warning("connection to %s failed: %r", self.address, exc)
             finally:
                 with self.lock:
+                    released = False
                     if self.session is not None:
                         self.session.lost()
+                        released = self.session.released
                     self.session = None
                     self.sock = None
                 _net.shutdown(sock)
+                if released:  # an unanswered GRAB's slot came back
+                    for conn in worker._conns:
+                        if conn is not self:
+                            conn.kick()
             if not worker._closing.is_set():
                 log.info("lost %s; reconnecting", self.address)
                 if worker._closing.wait(delay):
