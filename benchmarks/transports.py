@@ -119,7 +119,7 @@ def ours_sync(port: int) -> tuple[Figure, Figure]:
         return rate(one), rate(window)
 
 
-def ours_async(flavour: str, port: int) -> tuple[Figure, Figure]:
+def ours_async(flavour: str, port: int, uvloop: bool = False) -> tuple[Figure, Figure]:
     module: Any = __import__(f"transports.{flavour}", fromlist=["Client"])
 
     async def measure() -> tuple[Figure, Figure]:
@@ -145,7 +145,8 @@ def ours_async(flavour: str, port: int) -> tuple[Figure, Figure]:
 
             return await arate(one), await arate(window)
 
-    return anyio.run(measure, backend=flavour)
+    options = {"use_uvloop": True} if uvloop else {}
+    return anyio.run(measure, backend=flavour, backend_options=options)
 
 
 def gear_client(port: int) -> tuple[Figure, Figure]:
@@ -242,6 +243,7 @@ def main() -> None:
         ("gearproto raw socket", raw_gearproto),
         ("transports.sync", ours_sync),
         ("transports.asyncio", lambda port: ours_async("asyncio", port)),
+        ("transports.asyncio+uv", lambda port: ours_async("asyncio", port, uvloop=True)),
         ("transports.trio", lambda port: ours_async("trio", port)),
         ("gear", gear_client),
         ("pygearman", pygearman_client),

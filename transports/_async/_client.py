@@ -355,8 +355,13 @@ class Client:
     ) -> list[Task]:
         """Wait until every task (or, with ``return_when_any``, one) is done."""
         tasks = list(tasks)
+        limit = self._timeout_of(timeout)
+        if limit is None and not return_when_any:  # the common case, without a scope
+            for task in tasks:
+                await task._wait_done()
+            return tasks
         try:
-            with anyio.fail_after(self._timeout_of(timeout)):
+            with anyio.fail_after(limit):
                 if return_when_any:
                     async with anyio.create_task_group() as tg:
 
