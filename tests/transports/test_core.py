@@ -240,3 +240,10 @@ def test_outcome_mapping() -> None:
     assert isinstance(wc.outcome(b"H", 42), gearproto.WorkException)
     with pytest.raises(ValueError):
         wc.Capacity(0)
+
+
+def test_servers_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEARMAN_SERVERS", raising=False)
+    assert parse_servers(None) == [Address("127.0.0.1", 4730)]
+    monkeypatch.setenv("GEARMAN_SERVERS", "g1:1,g2")
+    assert parse_servers(None) == [Address("g1", 1), Address("g2", 4730)]

@@ -177,7 +177,7 @@ class Client:
 
     def __init__(
         self,
-        servers: Servers = "127.0.0.1:4730",
+        servers: Servers | None = None,
         *,
         client_id: Data | None = None,
         timeout: float | None = None,

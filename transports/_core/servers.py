@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -52,8 +53,13 @@ def _parse_one(text: str) -> Address:
         raise ValueError(f"bad server address {text!r}") from None
 
 
-def parse_servers(servers: Servers) -> list[Address]:
-    """Addresses from ``"h1:p1,h2"`` (port 4730 by default), an address, or a list."""
+def parse_servers(servers: Servers | None) -> list[Address]:
+    """Addresses from ``"h1:p1,h2"`` (port 4730 by default), an address, or a list.
+
+    ``None`` means ``$GEARMAN_SERVERS`` (as libgearman reads it), else 127.0.0.1:4730.
+    """
+    if servers is None:
+        servers = os.environ.get("GEARMAN_SERVERS") or f"127.0.0.1:{DEFAULT_PORT}"
     items: Iterable[str | Address | tuple[str, int]]
     if isinstance(servers, (str, Address)) or (
         isinstance(servers, tuple) and len(servers) == 2 and isinstance(servers[1], int)

@@ -26,7 +26,7 @@ class Admin:
 
     def __init__(
         self,
-        server: Servers = "127.0.0.1:4730",
+        server: Servers | None = None,
         *,
         timeout: float | None = 10.0,
         ssl: _ssl.SSLContext | None = None,

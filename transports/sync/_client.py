@@ -150,7 +150,8 @@ class Client:
     """A Gearman client for blocking code.
 
     Args:
-        servers: ``"host:port"``, ``"h1:p1,h2"`` (port 4730 by default) or a list.
+        servers: ``"host:port"``, ``"h1:p1,h2"`` (port 4730 by default) or a list;
+            by default ``$GEARMAN_SERVERS``, else ``127.0.0.1:4730``.
         client_id: Sent as SET_CLIENT_ID on every connection (``workers`` shows it).
         timeout: Default timeout in seconds for every call (``None``: wait forever).
         connect_timeout: Seconds to wait for a TCP (and TLS) connection.
@@ -168,7 +169,7 @@ class Client:
 
     def __init__(
         self,
-        servers: Servers = "127.0.0.1:4730",
+        servers: Servers | None = None,
         *,
         client_id: Data | None = None,
         timeout: float | None = None,

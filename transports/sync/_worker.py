@@ -218,7 +218,7 @@ class Worker:
 
     def __init__(
         self,
-        servers: Servers = "127.0.0.1:4730",
+        servers: Servers | None = None,
         *,
         client_id: Data | None = None,
         concurrency: int = 1,
