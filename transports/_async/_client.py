@@ -270,7 +270,7 @@ class Client:
             except ConnectionLost as exc:
                 errors.append(str(exc))
                 continue
-            conn.link.write(conn.session.submit(state))
+            await conn.link.send(conn.session.submit(state))
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
         state.notify()
@@ -284,7 +284,7 @@ class Client:
         try:
             with anyio.fail_after(self._timeout_of(timeout)):
                 conn = await self._connection(address)
-                conn.link.write(conn.session.request(event, reply))
+                await conn.link.send(conn.session.request(event, reply))
                 while not reply.done:
                     await signal.event.wait()
         except TimeoutError:
