@@ -296,7 +296,8 @@ class Client:
         """Submit a job without waiting for it; returns its :class:`Task`.
 
         ``on_update`` is called (from the reader thread) with each
-        :class:`~transports.Update` as it arrives. ``epoch`` (Unix seconds or a
+        :class:`~transports.Update` as it arrives; it must not wait on this
+        client. ``epoch`` (Unix seconds or a
         datetime) makes it a background job that does not run before then.
         """
         state = core.make_task(
