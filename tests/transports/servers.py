@@ -8,7 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.peers import RunningServer, require, wait_listening
+import pytest
+
+from tests.peers import RunningServer, free_port, require, wait_listening
 
 
 @contextlib.contextmanager
@@ -23,6 +25,33 @@ def gearmand_on(port: int) -> Iterator[RunningServer]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        server = RunningServer(proc, port, log)
+        try:
+            wait_listening(port, proc=proc)
+            yield server
+        finally:
+            server.stop()
+
+
+PERL_SERVER = Path("/usr/bin/gearmand")
+
+
+@contextlib.contextmanager
+def perl_gearmand() -> Iterator[RunningServer]:
+    """The Perl job server (Gearman::Server), which has no GRAB_JOB_ALL."""
+    perl = require("perl")
+    if not PERL_SERVER.is_file() or not PERL_SERVER.read_bytes().startswith(b"#!/usr/bin/perl"):
+        pytest.skip("the Perl gearmand is not installed (Debian package: gearman-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="perl-gearmand-") as tmp:
+        log = Path(tmp) / "log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [perl, str(PERL_SERVER), "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
         server = RunningServer(proc, port, log)
         try:
             wait_listening(port, proc=proc)

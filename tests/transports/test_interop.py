@@ -10,6 +10,7 @@ import pytest
 from tests.peers import RunningServer, require
 
 from .flavours import Flavour
+from .servers import perl_gearmand
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -57,3 +58,14 @@ def test_gearman_cli_client_calls_our_worker(fl: Flavour, gearmand: RunningServe
     # libgearman sends a generated UUID when no unique is given.
     assert len(seen[0][1]) == 36
     assert seen[1] == (b"abc", b"my-unique")
+
+
+def test_worker_falls_back_to_grab_job_on_the_perl_server(fl: Flavour) -> None:
+    # Gearman::Server has no GRAB_JOB_ALL: it answers ERROR, and the worker goes on
+    # with plain GRAB_JOB.
+    with perl_gearmand() as server:
+        worker = fl.make_worker(server.address)
+        worker.register("reverse", lambda job: bytes(job.data[::-1]))
+        with fl.working(worker), fl.client(server.address) as client:
+            assert client.submit("reverse", b"perl!", timeout=10) == b"!lrep"
+            assert client.submit("reverse", "again", timeout=10) == b"niaga"
