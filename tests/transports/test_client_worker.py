@@ -278,11 +278,16 @@ def test_can_do_timeout_requeues_a_stuck_job(fl: Flavour, gearmand: RunningServe
     attempts: list[float] = []
     worker = fl.make_worker(gearmand.address, concurrency=2, poll_interval=0.5)
 
+    second = threading.Event()
+
     @worker.function("stuck", timeout=1)
     def _stuck(job: Any) -> bytes:
         attempts.append(time.monotonic())
         if len(attempts) == 1:
-            time.sleep(1.6)  # the server takes the job back after 1 s
+            # The server takes the job back after 1 s and hands it out again.
+            assert second.wait(15)
+        else:
+            second.set()
         return b"attempt %d" % len(attempts)
 
     with fl.working(worker), fl.client(gearmand.address) as client:
@@ -296,12 +301,15 @@ def test_concurrency_limit_is_never_exceeded(fl: Flavour, gearmand: RunningServe
     peak = [0]
     worker = fl.make_worker(gearmand.address, concurrency=3)
 
+    together = threading.Barrier(3)
+
     @worker.function("busy")
     def _busy(job: Any) -> None:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        time.sleep(0.05)
+        together.wait(10)  # three jobs must be able to run at once
+        time.sleep(0.01)
         with lock:
             running[0] -= 1
 
