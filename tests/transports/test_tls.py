@@ -55,3 +55,6 @@ def test_server_certificate_is_verified_by_default(
         untrusting = context(certs, ca=certs.other_ca)
         with fl.client(address, ssl=untrusting) as client, pytest.raises(fl.NoServersAvailable):
             client.submit("reverse", b"x", timeout=10)
+        # ssl=True: the system's CAs, which do not know the test CA.
+        with fl.client(address, ssl=True) as client, pytest.raises(fl.NoServersAvailable):
+            client.submit("reverse", b"x", timeout=10)

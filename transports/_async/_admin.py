@@ -10,7 +10,7 @@ import anyio
 import gearproto
 
 from .._core import admin as core
-from .._core.convert import Data
+from .._core.convert import Data, tls_context
 from .._core.servers import Address, Servers, parse_servers
 from .._errors import ConnectionLost, GearmanError, Timeout
 from ._stream import Stream
@@ -30,11 +30,11 @@ class Admin:
         server: Servers | None = None,
         *,
         timeout: float | None = 10.0,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
     ) -> None:
         self.address = parse_servers(server)[0]
         self._timeout = timeout
-        self._ssl = ssl
+        self._ssl = tls_context(ssl)
         self._stream: Stream | None = None
         self._conn = gearproto.Connection(gearproto.CLIENT)
         self._lock = anyio.Lock()

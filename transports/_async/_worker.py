@@ -17,7 +17,7 @@ import anyio.to_thread
 import gearproto
 
 from .._core import worker as core
-from .._core.convert import Data, to_bytes
+from .._core.convert import Data, tls_context, to_bytes
 from .._core.servers import Address, ServerPool, Servers, parse_servers
 from ._stream import Link, Stream
 
@@ -194,7 +194,7 @@ class Worker:
         grab_all: bool = True,
         exceptions: bool = True,
         poll_interval: float | None = 60.0,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
         connect_timeout: float = 5.0,
         max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
     ) -> None:
@@ -204,7 +204,7 @@ class Worker:
         self._grab_all = grab_all
         self._exceptions = exceptions
         self._poll_interval = poll_interval
-        self._ssl = ssl
+        self._ssl = tls_context(ssl)
         self._connect_timeout = connect_timeout
         self._max_packet_size = max_packet_size
         self._functions: dict[bytes, core.Function] = {}

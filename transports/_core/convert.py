@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import ssl as _ssl
 from typing import Literal, TypeAlias
 
 import gearproto
 
-__all__ = ("Data", "PriorityName", "epoch_seconds", "priority", "result_bytes", "to_bytes")
+__all__ = (
+    "Data",
+    "PriorityName",
+    "epoch_seconds",
+    "priority",
+    "result_bytes",
+    "tls_context",
+    "to_bytes",
+)
 
 #: What users may pass as a name or as data.
 Data: TypeAlias = "str | bytes | bytearray | memoryview"
@@ -54,3 +63,10 @@ def epoch_seconds(when: float | datetime.datetime) -> int:
     if isinstance(when, datetime.datetime):
         return int(when.timestamp())
     return int(when)
+
+
+def tls_context(ssl: _ssl.SSLContext | bool | None) -> _ssl.SSLContext | None:
+    """The TLS context to use: ``True`` means a default, verifying one; falsy: no TLS."""
+    if ssl is True:
+        return _ssl.create_default_context()
+    return ssl or None

@@ -7,7 +7,7 @@ import ssl as _ssl
 import gearproto
 
 from .._core import admin as core
-from .._core.convert import Data
+from .._core.convert import Data, tls_context
 from .._core.servers import Servers, parse_servers
 from .._errors import ConnectionLost, GearmanError, Timeout
 from . import _net
@@ -21,7 +21,8 @@ class Admin:
     Args:
         server: ``"host:port"`` (port 4730 by default).
         timeout: Seconds to wait for each answer (``None``: forever).
-        ssl: An :class:`ssl.SSLContext` to speak TLS.
+        ssl: ``True``, or an :class:`ssl.SSLContext`, to speak TLS (``True``: a
+            default context, which verifies the server's certificate).
     """
 
     def __init__(
@@ -29,11 +30,11 @@ class Admin:
         server: Servers | None = None,
         *,
         timeout: float | None = 10.0,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
     ) -> None:
         self.address = parse_servers(server)[0]
         self._timeout = timeout
-        self._ssl = ssl
+        self._ssl = tls_context(ssl)
         self._sock: _net.Socket | None = None
         self._conn = gearproto.Connection(gearproto.CLIENT)
 

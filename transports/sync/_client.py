@@ -12,7 +12,7 @@ import gearproto
 
 from .._core import client as core
 from .._core.client import JobStatus, Reply, TaskState, Update
-from .._core.convert import Data, PriorityName, epoch_seconds, priority, to_bytes
+from .._core.convert import Data, PriorityName, epoch_seconds, priority, tls_context, to_bytes
 from .._core.servers import Address, ServerPool, Servers, parse_servers
 from .._errors import ConnectionLost, GearmanError, NoServersAvailable, Timeout
 from . import _net
@@ -157,8 +157,8 @@ class Client:
         connect_timeout: Seconds to wait for a TCP (and TLS) connection.
         exceptions: Ask servers to forward WORK_EXCEPTION (raised as
             :class:`~transports.JobException`) instead of WORK_FAIL.
-        ssl: An :class:`ssl.SSLContext` to speak TLS (``ssl.create_default_context()``
-            verifies the server's certificate).
+        ssl: ``True``, or an :class:`ssl.SSLContext`, to speak TLS; ``True`` uses
+            ``ssl.create_default_context()``, which verifies the server's certificate.
         max_packet_size: Largest packet accepted from a server.
 
     Jobs with a unique id go to the server chosen by hashing it; others are spread
@@ -175,7 +175,7 @@ class Client:
         timeout: float | None = None,
         connect_timeout: float = 5.0,
         exceptions: bool = True,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
         max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
     ) -> None:
         self._pool = ServerPool(parse_servers(servers))
@@ -183,7 +183,7 @@ class Client:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._exceptions = exceptions
-        self._ssl = ssl
+        self._ssl = tls_context(ssl)
         self._max_packet_size = max_packet_size
         self._conns: dict[Address, _Conn] = {}
         self._cond = threading.Condition(threading.RLock())

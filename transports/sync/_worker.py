@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import gearproto
 
 from .._core import worker as core
-from .._core.convert import Data, to_bytes
+from .._core.convert import Data, tls_context, to_bytes
 from .._core.servers import Address, ServerPool, Servers, parse_servers
 from . import _net
 
@@ -211,7 +211,8 @@ class Worker:
             sends WORK_FAIL.
         poll_interval: While asleep, grab again after this many seconds even without a
             NOOP (gearmand 1.1 never wakes workers when an epoch job falls due).
-        ssl: An :class:`ssl.SSLContext` to speak TLS.
+        ssl: ``True``, or an :class:`ssl.SSLContext`, to speak TLS (``True``: a
+            default context, which verifies the server's certificate).
         connect_timeout: Seconds to wait for each connection.
         max_packet_size: Largest packet accepted from a server.
     """
@@ -225,7 +226,7 @@ class Worker:
         grab_all: bool = True,
         exceptions: bool = True,
         poll_interval: float | None = 60.0,
-        ssl: _ssl.SSLContext | None = None,
+        ssl: _ssl.SSLContext | bool | None = None,
         connect_timeout: float = 5.0,
         max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
     ) -> None:
@@ -235,7 +236,7 @@ class Worker:
         self._grab_all = grab_all
         self._exceptions = exceptions
         self._poll_interval = poll_interval
-        self._ssl = ssl
+        self._ssl = tls_context(ssl)
         self._connect_timeout = connect_timeout
         self._max_packet_size = max_packet_size
         self._functions: dict[bytes, core.Function] = {}
