@@ -97,6 +97,12 @@ class _Conn:
         if session is self.session and self.link is not None:
             self.link.write(session.update(event))
 
+    @property
+    def grabbing(self) -> bool:
+        """A GRAB is waiting for its answer."""
+        session = self.session
+        return session is not None and session.conn.worker_state is gearproto.WorkerState.GRABBING
+
     def kick(self) -> None:
         if self.session is not None and self.link is not None:
             self.link.write(self.session.grab())
@@ -292,8 +298,13 @@ class Worker:
                 for conn in self._conns:
                     tg.start_soon(conn.run)
                 await self._stop_event.wait()
-                while self._running:
-                    await self._idle.wait()
+                # Let running jobs end and unanswered GRABs be answered (a job assigned
+                # now still runs), then close the connections.
+                while self._running or any(c.grabbing for c in self._conns):
+                    if self._running:
+                        await self._idle.wait()
+                    else:
+                        await anyio.sleep(0.01)
                 for conn in self._conns:
                     if conn.link is not None:
                         with anyio.move_on_after(5):
