@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -159,3 +160,27 @@ def test_failover_when_a_server_dies_mid_run(fl: Flavour) -> None:
             # New jobs go to the surviving server.
             more = [client.add_task("slow", b"%d" % i) for i in range(6)]
             assert [t.result(20) for t in more] == [b"done %d" % i for i in range(6)]
+
+
+def test_a_dead_server_is_retried_after_its_back_off(fl: Flavour) -> None:
+    port = free_port()
+    with run_gearmand("--threads=1") as other:
+        servers = [f"127.0.0.1:{port}", other.address]
+        # Unique ids that hash to the first server.
+        first, unique = [
+            u for u in (f"k{i}" for i in range(100)) if zlib.crc32(u.encode()) % 2 == 0
+        ][:2]
+        with fl.client(servers) as client:
+            # The first server is down: the job goes to the other one.
+            client.submit_background("f", b"", unique=first)
+            with fl.admin(other.address) as admin:
+                assert first.encode() in admin.show_unique_jobs()
+            with gearmand_on(port) as back:
+                deadline = time.monotonic() + 15
+                while True:  # after the back-off, jobs go to the first server again
+                    client.submit_background("f", b"", unique=unique)
+                    with fl.admin(back.address) as admin:
+                        if unique.encode() in admin.show_unique_jobs():
+                            break
+                    assert time.monotonic() < deadline, "the server was never retried"
+                    time.sleep(0.1)
