@@ -114,7 +114,12 @@ class Admin:
         core.check(await self.command("cancel", "job", handle), gearproto.AdminOk)
 
     async def create_function(self, name: Data) -> None:
-        """``create function <name>``."""
+        """``create function <name>``.
+
+        gearmand 1.1 drops the last character of the name from a line ending in a
+        bare LF, which is how admin lines are sent; gearmand 2 and the gearproto
+        server do not.
+        """
         core.check(await self.command("create", "function", name), gearproto.AdminOk)
 
     async def drop_function(self, name: Data) -> None:

@@ -105,7 +105,12 @@ class Admin:
         core.check(self.command("cancel", "job", handle), gearproto.AdminOk)
 
     def create_function(self, name: Data) -> None:
-        """``create function <name>``."""
+        """``create function <name>``.
+
+        gearmand 1.1 drops the last character of the name from a line ending in a
+        bare LF, which is how admin lines are sent; gearmand 2 and the gearproto
+        server do not.
+        """
         core.check(self.command("create", "function", name), gearproto.AdminOk)
 
     def drop_function(self, name: Data) -> None:
