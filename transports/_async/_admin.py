@@ -116,9 +116,8 @@ class Admin:
     async def create_function(self, name: Data) -> None:
         """``create function <name>``.
 
-        gearmand 1.1 drops the last character of the name from a line ending in a
-        bare LF, which is how admin lines are sent; gearmand 2 and the gearproto
-        server do not.
+        gearmand drops the last character of the name from a line that ends in a
+        bare LF, which is how admin lines are sent (a known gearmand quirk).
         """
         core.check(await self.command("create", "function", name), gearproto.AdminOk)
 

@@ -107,9 +107,8 @@ class Admin:
     def create_function(self, name: Data) -> None:
         """``create function <name>``.
 
-        gearmand 1.1 drops the last character of the name from a line ending in a
-        bare LF, which is how admin lines are sent; gearmand 2 and the gearproto
-        server do not.
+        gearmand drops the last character of the name from a line that ends in a
+        bare LF, which is how admin lines are sent (a known gearmand quirk).
         """
         core.check(self.command("create", "function", name), gearproto.AdminOk)
 
