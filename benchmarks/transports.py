@@ -1,0 +1,299 @@
+"""Clients side by side against one gearmand: ``python -m benchmarks.transports``.
+
+Every contender calls the same echo worker (a minimal worker driven by gearproto in a
+separate process) through the same gearmand with 64-byte payloads, and is measured on:
+
+* sequential foreground round trips per second (submit, wait for the result, repeat);
+* jobs per second with 100 in flight (submit 100, wait for all of them, repeat).
+
+Contenders: our sync, asyncio and trio clients; the ``gear`` client; the ``pygearman``
+client (skipped, and said so, if it is not installed); and a raw-socket loop driven by
+gearproto alone, the floor for latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+import gearproto
+
+PAYLOAD = b"x" * 64
+WINDOW = 100
+DURATION = 1.5  # seconds per measurement
+ROUNDS = 2
+
+
+# --------------------------------------------------------------------- the echo worker
+
+
+def echo_worker(port: int) -> None:
+    """Serve ``echo`` forever with one connection and no overhead beyond gearproto."""
+    conn = gearproto.Connection(gearproto.WORKER)
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(conn.send(gearproto.CanDo(function=b"echo")) + conn.send(gearproto.GrabJob()))
+    while True:
+        data = sock.recv(262144)
+        if not data:
+            return
+        conn.receive_data(data)
+        out = b""
+        for event in conn.events():
+            if isinstance(event, gearproto.JobAssign):
+                out += conn.send(gearproto.WorkComplete(handle=event.handle, data=event.data))
+                out += conn.send(gearproto.GrabJob())
+            elif isinstance(event, gearproto.NoJob):
+                out += conn.send(gearproto.PreSleep())
+            elif isinstance(event, gearproto.Noop):
+                out += conn.send(gearproto.GrabJob())
+        sock.sendall(out)
+
+
+# --------------------------------------------------------------------- measuring
+
+
+Figure = tuple[float, float]
+"""Jobs per second, and this process's CPU microseconds per job (the client's cost)."""
+
+
+def rate(step: Callable[[], int]) -> Figure:
+    """How fast ``step`` (which returns how many jobs it ran) runs jobs."""
+    step()  # warm up
+    jobs = 0
+    cpu = time.process_time()
+    start = time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < DURATION:
+        jobs += step()
+    return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
+
+
+def raw_gearproto(port: int) -> tuple[Figure, Figure]:
+    conn = gearproto.Connection(gearproto.CLIENT)
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run(n: int) -> int:
+        sock.sendall(
+            b"".join(
+                conn.send(gearproto.SubmitJob(function=b"echo", data=PAYLOAD)) for _ in range(n)
+            )
+        )
+        done = 0
+        while done < n:
+            conn.receive_data(sock.recv(262144))
+            done += sum(isinstance(e, gearproto.WorkComplete) for e in conn.events())
+        return n
+
+    try:
+        return rate(lambda: run(1)), rate(lambda: run(WINDOW))
+    finally:
+        sock.close()
+
+
+def ours_sync(port: int) -> tuple[Figure, Figure]:
+    from transports.sync import Client
+
+    with Client(f"127.0.0.1:{port}") as client:
+
+        def one() -> int:
+            client.submit("echo", PAYLOAD)
+            return 1
+
+        def window() -> int:
+            client.wait([client.add_task("echo", PAYLOAD) for _ in range(WINDOW)])
+            return WINDOW
+
+        return rate(one), rate(window)
+
+
+def ours_async(flavour: str, port: int, uvloop: bool = False) -> tuple[Figure, Figure]:
+    module: Any = __import__(f"transports.{flavour}", fromlist=["Client"])
+
+    async def measure() -> tuple[Figure, Figure]:
+        async with module.Client(f"127.0.0.1:{port}") as client:
+
+            async def arate(step: Callable[[], Any]) -> Figure:
+                await step()
+                jobs = 0
+                cpu = time.process_time()
+                start = time.perf_counter()
+                while (elapsed := time.perf_counter() - start) < DURATION:
+                    jobs += await step()
+                return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
+
+            async def one() -> int:
+                await client.submit("echo", PAYLOAD)
+                return 1
+
+            async def window() -> int:
+                tasks = [await client.add_task("echo", PAYLOAD) for _ in range(WINDOW)]
+                await client.wait(tasks)
+                return WINDOW
+
+            return await arate(one), await arate(window)
+
+    options = {"use_uvloop": True} if uvloop else {}
+    return anyio.run(measure, backend=flavour, backend_options=options)
+
+
+def gear_client(port: int) -> tuple[Figure, Figure]:
+    import gear
+
+    class Client(gear.Client):  # type: ignore[misc]
+        def handleWorkComplete(self, packet: Any) -> Any:
+            job = super().handleWorkComplete(packet)
+            job.done_event.set()
+            return job
+
+    client = Client("bench")
+    client.addServer("127.0.0.1", port)
+    client.waitForServer()
+
+    def submit() -> Any:
+        job = gear.Job(b"echo", PAYLOAD)
+        job.done_event = threading.Event()
+        client.submitJob(job)
+        return job
+
+    def one() -> int:
+        submit().done_event.wait()
+        return 1
+
+    def window() -> int:
+        for job in [submit() for _ in range(WINDOW)]:
+            job.done_event.wait()
+        return WINDOW
+
+    try:
+        return rate(one), rate(window)
+    finally:
+        client.shutdown()
+
+
+def pygearman_client(port: int) -> tuple[Figure, Figure]:
+    import gearman  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    client = gearman.GearmanClient([f"127.0.0.1:{port}"])
+
+    # Without a poll_timeout, pygearman 0.2.6 returns before the jobs complete.
+    def one() -> int:
+        request = client.submit_job(b"echo", PAYLOAD, poll_timeout=60)
+        assert request.result == PAYLOAD
+        return 1
+
+    def window() -> int:
+        jobs = [{"task": b"echo", "data": PAYLOAD} for _ in range(WINDOW)]
+        requests = client.submit_multiple_jobs(jobs, poll_timeout=60)
+        assert all(r.result == PAYLOAD for r in requests)
+        return WINDOW
+
+    return rate(one), rate(window)
+
+
+# --------------------------------------------------------------------- main
+
+
+def start_gearmand(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    binary = "/usr/sbin/gearmand" if os.access("/usr/sbin/gearmand", os.X_OK) else None
+    binary = binary or shutil.which("gearmand")
+    if binary is None:
+        sys.exit("gearmand is not installed (Debian package gearman-job-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    proc = subprocess.Popen(
+        [binary, "--listen=127.0.0.1", f"--port={port}", "--threads=1", f"--log-file={tmp}/log"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, port
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        echo_worker(args.worker)
+        return
+    contenders: list[tuple[str, Callable[[int], tuple[Figure, Figure]]]] = [
+        ("gearproto raw socket", raw_gearproto),
+        ("transports.sync", ours_sync),
+        ("transports.asyncio", lambda port: ours_async("asyncio", port)),
+        ("transports.asyncio+uv", lambda port: ours_async("asyncio", port, uvloop=True)),
+        ("transports.trio", lambda port: ours_async("trio", port)),
+        ("gear", gear_client),
+        ("pygearman", pygearman_client),
+    ]
+    results: dict[str, tuple[Figure, Figure]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server, port = start_gearmand(Path(tmp))
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.transports", "--worker", str(port)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        try:
+            for _round in range(ROUNDS):  # interleaved rounds; the best of each is kept
+                for name, measure in contenders:
+                    try:
+                        seq, win = measure(port)
+                    except ImportError as exc:
+                        if not _round:
+                            print(f"{name}: skipped, not installed ({exc})")
+                        continue
+                    old = results.get(name, ((0.0, 0.0), (0.0, 0.0)))
+                    results[name] = (max(old[0], seq), max(old[1], win))
+        finally:
+            worker.kill()
+            server.kill()
+            worker.wait()
+            server.wait()
+    peers = [results[p] for p in ("gear", "pygearman") if p in results]
+    best_seq = max((r[0][0] for r in peers), default=0.0)
+    best_win = max((r[1][0] for r in peers), default=0.0)
+    raw_seq = results["gearproto raw socket"][0][0]
+    print(
+        f"\n64-byte echo through gearmand, best of {ROUNDS} x {DURATION:.1f} s per figure "
+        f"({os.cpu_count()} CPUs); CPU = client process CPU per job"
+    )
+    header = (
+        f"{'client':<21}{'round trips/s':>14}{'latency':>9}{'vs raw':>8}{'vs peer':>8}"
+        f"{'CPU':>8} |{'jobs/s, 100 in flight':>22}{'vs peer':>8}{'CPU':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, ((one, one_cpu), (many, many_cpu)) in results.items():
+        print(
+            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{raw_seq / one:>7.2f}x"
+            f"{(one / best_seq if best_seq else 0):>7.2f}x{one_cpu:>6.0f}µs |"
+            f"{many:>22,.0f}{(many / best_win if best_win else 0):>7.2f}x{many_cpu:>6.0f}µs"
+        )
+    print("(vs raw: latency relative to the gearproto raw loop; vs peer: rate relative to")
+    print(" the best of gear and pygearman)")
+
+
+if __name__ == "__main__":
+    main()

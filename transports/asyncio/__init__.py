@@ -1,0 +1,124 @@
+"""Client, Worker and Admin for asyncio (uvloop works too).
+
+.. code-block:: python
+
+    from transports.asyncio import Client
+
+    async with Client("127.0.0.1:4730") as client:
+        print(await client.submit("reverse", b"Hello World!"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as _ssl
+
+from .._async import _admin, _client, _worker
+from .._async._client import Task
+from .._async._worker import Job
+from .._core.client import JobStatus, Update
+from .._core.servers import Address
+from .._errors import (
+    AdminCommandError,
+    ConnectionLost,
+    GearmanError,
+    JobException,
+    JobFailed,
+    NoServersAvailable,
+    ServerError,
+    Timeout,
+)
+
+__all__ = (
+    "Address",
+    "Admin",
+    "AdminCommandError",
+    "Client",
+    "ConnectionLost",
+    "GearmanError",
+    "Job",
+    "JobException",
+    "JobFailed",
+    "JobStatus",
+    "NoServersAvailable",
+    "ServerError",
+    "Task",
+    "Timeout",
+    "Update",
+    "Worker",
+)
+
+
+_HIGH_WATER = 256 * 1024
+
+
+class _Stream:
+    """A :class:`~asyncio.StreamReader`/:class:`~asyncio.StreamWriter` pair as a byte stream."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        return await self._reader.read(max_bytes)
+
+    async def send_all(self, data: bytes) -> None:
+        if data:
+            self._writer.write(data)
+        await self._writer.drain()
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Queue ``data`` on the transport (in order); ``True`` if it should drain."""
+        self._writer.write(data)
+        return self._writer.transport.get_write_buffer_size() > _HIGH_WATER
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (OSError, _ssl.SSLError):
+            pass
+
+
+async def connect(address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+    """Open a stream with TCP_NODELAY and keepalive (TLS when ``ssl`` is given)."""
+    reader, writer = await asyncio.open_connection(
+        address.host,
+        address.port,
+        ssl=ssl,
+        server_hostname=address.host if ssl is not None else None,
+        limit=1 << 20,
+    )
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return _Stream(reader, writer)
+
+
+class Client(_client.Client):
+    """A Gearman client for asyncio; ``async with Client(servers) as client: ...``.
+
+    See :class:`transports.sync.Client` for the arguments; every method is a coroutine.
+    """
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)
+
+
+class Worker(_worker.Worker):
+    """A Gearman worker for asyncio; ``await worker.work()`` runs it until ``stop()``.
+
+    See :class:`transports.sync.Worker` for the arguments.
+    """
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)
+
+
+class Admin(_admin.Admin):
+    """Admin commands for asyncio; see :class:`transports.sync.Admin`."""
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)

@@ -1,0 +1,116 @@
+"""Client, Worker and Admin for trio.
+
+.. code-block:: python
+
+    from transports.trio import Client
+
+    async with Client("127.0.0.1:4730") as client:
+        print(await client.submit("reverse", b"Hello World!"))
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl as _ssl
+
+import trio
+
+from .._async import _admin, _client, _worker
+from .._async._client import Task
+from .._async._worker import Job
+from .._core.client import JobStatus, Update
+from .._core.servers import Address
+from .._errors import (
+    AdminCommandError,
+    ConnectionLost,
+    GearmanError,
+    JobException,
+    JobFailed,
+    NoServersAvailable,
+    ServerError,
+    Timeout,
+)
+
+__all__ = (
+    "Address",
+    "Admin",
+    "AdminCommandError",
+    "Client",
+    "ConnectionLost",
+    "GearmanError",
+    "Job",
+    "JobException",
+    "JobFailed",
+    "JobStatus",
+    "NoServersAvailable",
+    "ServerError",
+    "Task",
+    "Timeout",
+    "Update",
+    "Worker",
+)
+
+
+class _Stream:
+    """A trio stream whose errors are plain :class:`OSError`, as the drivers expect."""
+
+    def __init__(self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]) -> None:
+        self._stream = stream
+
+    async def receive_some(self, max_bytes: int) -> bytes:
+        try:
+            return bytes(await self._stream.receive_some(max_bytes))
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ConnectionResetError(str(exc)) from exc
+
+    async def send_all(self, data: bytes) -> None:
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise ConnectionResetError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def connect(address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+    """Open a stream with TCP_NODELAY and keepalive (TLS when ``ssl`` is given)."""
+    stream = await trio.open_tcp_stream(address.host, address.port)
+    stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if ssl is None:
+        return _Stream(stream)
+    tls = trio.SSLStream(stream, ssl, server_hostname=address.host)
+    try:
+        await tls.do_handshake()
+    except trio.BrokenResourceError as exc:
+        await stream.aclose()
+        raise ConnectionRefusedError(f"TLS handshake with {address} failed: {exc}") from exc
+    return _Stream(tls)
+
+
+class Client(_client.Client):
+    """A Gearman client for trio; ``async with Client(servers) as client: ...``.
+
+    See :class:`transports.sync.Client` for the arguments; every method is async.
+    """
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)
+
+
+class Worker(_worker.Worker):
+    """A Gearman worker for trio; ``await worker.work()`` runs it until ``stop()``.
+
+    See :class:`transports.sync.Worker` for the arguments.
+    """
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)
+
+
+class Admin(_admin.Admin):
+    """Admin commands for trio; see :class:`transports.sync.Admin`."""
+
+    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
+        return await connect(address, ssl)
