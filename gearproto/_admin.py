@@ -263,7 +263,9 @@ def encode_command(cmd: AdminCommand) -> bytes:
             raise LocalProtocolError(f"admin words must be bytes, not {type(word).__name__}")
         if not word or any(c in word for c in (b" ", b"\n", b"\r", b"\0")):
             raise LocalProtocolError(f"bad admin command word: {word!r}")
-    return b" ".join(words) + b"\n"
+    # CRLF as gearadmin sends it: gearmand's ``create function`` cuts two bytes off the
+    # name's end, so a bare LF would lose the name's last character.
+    return b" ".join(words) + b"\r\n"
 
 
 def decode_command(line: bytes) -> AdminCommand:

@@ -98,7 +98,14 @@ def _epoch(field: bytes) -> int:
     return epoch
 
 
+def _handle(field: bytes) -> bytes:
+    # gearmand turns WORK_EXCEPTION into WORK_FAIL for clients without the exceptions
+    # option and sends the handle with its trailing NUL; a handle never contains one.
+    return field[:-1] if field.endswith(b"\0") else field
+
+
 _CONVERT: Final[dict[str, Callable[[bytes], object]]] = {
+    "handle": _handle,
     "number": atoi,
     "flag": _flag,
     "timeout": _timeout,
@@ -125,7 +132,7 @@ SPEC: Final[dict[int, tuple[type[Event], tuple[str, ...], dict[str, object]]]] =
     P.JOB_ASSIGN: (JobAssign, ("handle", "function", "data"), {}),
     P.WORK_STATUS: (WorkStatus, ("handle", "numerator:number", "denominator:number"), {}),
     P.WORK_COMPLETE: (WorkComplete, ("handle", "data"), {}),
-    P.WORK_FAIL: (WorkFail, ("handle",), {}),
+    P.WORK_FAIL: (WorkFail, ("handle:handle",), {}),
     P.GET_STATUS: (GetStatus, ("handle",), {}),
     P.ECHO_REQ: (EchoReq, ("data",), {}),
     P.ECHO_RES: (EchoRes, ("data",), {}),

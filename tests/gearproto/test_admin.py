@@ -145,7 +145,7 @@ def test_reply_both_ways(
     line: bytes, reply: gearproto.Event, wire: bytes, chunk: int | None
 ) -> None:
     pair = ConnectionPair(CLIENT)
-    assert pair.send(CLIENT, cmd(line), chunk=chunk) == line + b"\n"
+    assert pair.send(CLIENT, cmd(line), chunk=chunk) == line + b"\r\n"
     assert pair.peer.pending == (cmd(line),)
     assert pair.send(SERVER, reply, chunk=chunk) == wire
     assert not pair.peer.pending
@@ -310,7 +310,7 @@ def test_only_the_server_sends_replies_and_peers_send_commands() -> None:
         Connection(CLIENT).send(AdminOk())
     with pytest.raises(LocalProtocolError):
         Connection(SERVER).send(AdminCommand(command=b"status"))
-    assert Connection(gearproto.WORKER).send(AdminCommand(command=b"status")) == b"status\n"
+    assert Connection(gearproto.WORKER).send(AdminCommand(command=b"status")) == b"status\r\n"
 
 
 @pytest.mark.parametrize("wire", [b"f\t1\t0\t1\n", b"f\t1\t0\t1\n.", b"f\t1", b"OK"])

@@ -90,3 +90,10 @@ def test_bad_job_assign_is_refused(event: E.JobAssign) -> None:
 def test_limits_must_be_sane(limits: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         Connection(SERVER, **limits)
+
+
+def test_work_fail_converted_by_gearmand_loses_its_trailing_nul() -> None:
+    # gearmand turns WORK_EXCEPTION into WORK_FAIL with the handle's NUL still on it.
+    conn = Connection(CLIENT)
+    conn.receive_data(b"\0RES\0\0\0\x0e\0\0\0\x06H:x:1\0")
+    assert conn.next_event() == E.WorkFail(handle=b"H:x:1")

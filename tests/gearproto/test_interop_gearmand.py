@@ -184,11 +184,11 @@ def test_every_admin_reply_parses(peers: tuple[Peer, Peer, Peer], gearmand: Runn
     )
     # Text and binary share the connection.
     assert adm.ask(gearproto.EchoReq(data=b"x")) == gearproto.EchoRes(data=b"x")
-    # gearmand cuts the last character of a name created with a bare \n line.
+    # Admin lines end in CRLF, so gearmand keeps the created function's whole name.
     status = admin(adm, b"STATUS")
     assert isinstance(status, gearproto.StatusReply)
     assert sorted(status.functions, key=lambda f: f.function) == [
-        gearproto.FunctionStatus(function=b"fres", total=0, running=0, workers=0),
+        gearproto.FunctionStatus(function=b"fresh", total=0, running=0, workers=0),
         gearproto.FunctionStatus(function=b"reverse", total=0, running=0, workers=1),
     ]
     assert adm.conn.pending == ()

@@ -88,7 +88,7 @@ def test_admin_commands_print_tables(gearmand: RunningServer) -> None:
     assert cli(gearmand, "verbose").stdout == b"INFO\n"
     assert cli(gearmand, "version").stdout.startswith(b"1.")
     assert cli(gearmand, "echo", "hi").stdout == b"hi\n"
-    assert cli(gearmand, "create-function", "newf!").stdout == b"OK\n"
+    assert cli(gearmand, "create-function", "newf").stdout == b"OK\n"
     assert cli(gearmand, "drop-function", "newf").stdout == b"OK\n"
 
 

@@ -114,11 +114,7 @@ class Admin:
         core.check(await self.command("cancel", "job", handle), gearproto.AdminOk)
 
     async def create_function(self, name: Data) -> None:
-        """``create function <name>``.
-
-        gearmand drops the last character of the name from a line that ends in a
-        bare LF, which is how admin lines are sent (a known gearmand quirk).
-        """
+        """``create function <name>``."""
         core.check(await self.command("create", "function", name), gearproto.AdminOk)
 
     async def drop_function(self, name: Data) -> None:

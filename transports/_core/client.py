@@ -232,7 +232,7 @@ class ClientSession:
     def _event(self, event: gearproto.Event) -> None:
         kind = type(event)
         if kind in _RESULTS:
-            handle: bytes = event.handle.rstrip(b"\0")  # type: ignore[attr-defined]
+            handle: bytes = event.handle  # type: ignore[attr-defined]
             tasks = self._tasks.get(handle)
             if not tasks:
                 log.debug("%s for unknown handle %r ignored", kind.__name__, handle)

@@ -105,11 +105,7 @@ class Admin:
         core.check(self.command("cancel", "job", handle), gearproto.AdminOk)
 
     def create_function(self, name: Data) -> None:
-        """``create function <name>``.
-
-        gearmand drops the last character of the name from a line that ends in a
-        bare LF, which is how admin lines are sent (a known gearmand quirk).
-        """
+        """``create function <name>``."""
         core.check(self.command("create", "function", name), gearproto.AdminOk)
 
     def drop_function(self, name: Data) -> None:
