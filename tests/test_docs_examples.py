@@ -32,3 +32,30 @@ def test_raw_client_and_worker(gearmand: RunningServer) -> None:
     assert client.call(gearmand.address, b"reverse", b"a\0b") == b"b\0a"
     worker.join(timeout=10)
     assert not worker.is_alive()
+
+
+@pytest.mark.timeout(30)
+def test_five_minute_tour_against_our_server() -> None:
+    """README's tour: make serve, then the worker and the client scripts, as written."""
+    import subprocess
+    import sys
+
+    from tests.server.proc import env, run_ours
+
+    with run_ours() as server:
+        worker = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / "tour_worker.py"), server.address], env=env()
+        )
+        try:
+            out = subprocess.run(
+                [sys.executable, str(EXAMPLES / "tour_client.py"), server.address],
+                env=env(),
+                capture_output=True,
+                check=True,
+                timeout=20,
+            ).stdout.decode()
+        finally:
+            worker.terminate()
+            worker.wait(timeout=10)
+    assert out.splitlines()[0] == "!dlroW olleH"
+    assert out.splitlines()[1].startswith("queued in the background as H:")
