@@ -21,7 +21,8 @@ __all__ = ("Admin",)
 class Admin:
     """Admin commands on one job server; see :class:`transports.sync.Admin`."""
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> Stream:
+    @staticmethod
+    async def _open(address: Address, ssl: _ssl.SSLContext | None) -> Stream:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 

@@ -172,7 +172,8 @@ class Client:
     Server choice, failover and back-off are those of :class:`transports.sync.Client`.
     """
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> Stream:
+    @staticmethod
+    async def _open(address: Address, ssl: _ssl.SSLContext | None) -> Stream:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 

@@ -187,7 +187,8 @@ class Worker:
     bounds how many run at once.
     """
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> Stream:
+    @staticmethod
+    async def _open(address: Address, ssl: _ssl.SSLContext | None) -> Stream:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 

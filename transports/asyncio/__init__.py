@@ -14,40 +14,14 @@ import asyncio
 import socket
 import ssl as _ssl
 
+from .. import *  # noqa: F403 (the exceptions and result types of every flavour)
+from .. import __all__ as _shared
 from .._async import _admin, _client, _worker
 from .._async._client import Task
 from .._async._worker import Job
-from .._core.client import JobStatus, Update
 from .._core.servers import Address
-from .._errors import (
-    AdminCommandError,
-    ConnectionLost,
-    GearmanError,
-    JobException,
-    JobFailed,
-    NoServersAvailable,
-    ServerError,
-    Timeout,
-)
 
-__all__ = (
-    "Address",
-    "Admin",
-    "AdminCommandError",
-    "Client",
-    "ConnectionLost",
-    "GearmanError",
-    "Job",
-    "JobException",
-    "JobFailed",
-    "JobStatus",
-    "NoServersAvailable",
-    "ServerError",
-    "Task",
-    "Timeout",
-    "Update",
-    "Worker",
-)
+__all__ = (*_shared, "Admin", "Client", "Job", "Task", "Worker")
 
 
 _HIGH_WATER = 256 * 1024
@@ -103,8 +77,7 @@ class Client(_client.Client):
     See :class:`transports.sync.Client` for the arguments; every method is a coroutine.
     """
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
-        return await connect(address, ssl)
+    _open = staticmethod(connect)
 
 
 class Worker(_worker.Worker):
@@ -113,12 +86,10 @@ class Worker(_worker.Worker):
     See :class:`transports.sync.Worker` for the arguments.
     """
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
-        return await connect(address, ssl)
+    _open = staticmethod(connect)
 
 
 class Admin(_admin.Admin):
     """Admin commands for asyncio; see :class:`transports.sync.Admin`."""
 
-    async def _open(self, address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
-        return await connect(address, ssl)
+    _open = staticmethod(connect)

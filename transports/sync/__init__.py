@@ -13,37 +13,10 @@
     worker.work()  # until worker.stop()
 """
 
-from .._core.client import JobStatus, Update
-from .._core.servers import Address
-from .._errors import (
-    AdminCommandError,
-    ConnectionLost,
-    GearmanError,
-    JobException,
-    JobFailed,
-    NoServersAvailable,
-    ServerError,
-    Timeout,
-)
+from .. import *  # noqa: F403 (the exceptions and result types of every flavour)
+from .. import __all__ as _shared
 from ._admin import Admin
 from ._client import Client, Task
 from ._worker import Job, Worker
 
-__all__ = (
-    "Address",
-    "Admin",
-    "AdminCommandError",
-    "Client",
-    "ConnectionLost",
-    "GearmanError",
-    "Job",
-    "JobException",
-    "JobFailed",
-    "JobStatus",
-    "NoServersAvailable",
-    "ServerError",
-    "Task",
-    "Timeout",
-    "Update",
-    "Worker",
-)
+__all__ = (*_shared, "Admin", "Client", "Job", "Task", "Worker")
