@@ -13,9 +13,10 @@ import anyio.abc
 import gearproto
 
 from .._core import client as core
+from .._core.api import ClientBase, TaskBase
 from .._core.client import JobStatus, Reply, TaskState, Update
-from .._core.convert import Data, PriorityName, epoch_seconds, priority, tls_context, to_bytes
-from .._core.servers import Address, ServerPool, Servers, parse_servers
+from .._core.convert import Data, PriorityName, to_bytes
+from .._core.servers import Address
 from .._errors import ConnectionLost, GearmanError, NoServersAvailable, Timeout
 from ._stream import Link, Stream
 
@@ -37,34 +38,14 @@ class _Signal:
         event.set()
 
 
-class Task:
+class Task(TaskBase):
     """A submitted job: await its result, or iterate over its updates as they arrive."""
 
     def __init__(self, client: Client, state: TaskState) -> None:
+        super().__init__(state)
         self._client = client
-        self._state = state
         self._signal = _Signal()
         state.notify = self._signal
-
-    @property
-    def handle(self) -> bytes | None:
-        """The job handle, once the server created the job."""
-        return self._state.handle
-
-    @property
-    def done(self) -> bool:
-        """Whether the job finished (for a background job: was created)."""
-        return self._state.done
-
-    @property
-    def updates_so_far(self) -> list[Update]:
-        """Every WORK_DATA, WORK_WARNING and WORK_STATUS received until now."""
-        return list(self._state.updates)
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        """The numerator and denominator of the last WORK_STATUS."""
-        return self._state.numerator, self._state.denominator
 
     async def _wait_done(self) -> None:
         while not self._state.done:
@@ -111,12 +92,7 @@ class _Conn:
     def __init__(self, client: Client, address: Address, link: Link) -> None:
         self.client = client
         self.link = link
-        self.session = core.ClientSession(
-            address,
-            client_id=client._client_id,
-            exceptions=client._exceptions,
-            max_packet_size=client._max_packet_size,
-        )
+        self.session = client._session(address)
         link.write(self.session.handshake())
 
     async def reader(self) -> None:
@@ -134,11 +110,7 @@ class _Conn:
 
     async def lost(self, error: GearmanError) -> None:
         client = self.client
-        address = self.session.address
-        if client._conns.get(address) is self:
-            del client._conns[address]
-            if not client._closed:
-                client._pool.failed(address)
+        client._forget(self.session.address, self)
         resend = self.session.lost(error)
         self.link.broken = True
         self.scope.cancel()
@@ -155,21 +127,11 @@ class _Conn:
                 tg.cancel_scope.cancel()
 
 
-class Client:
+class Client(ClientBase[_Conn]):
     """A Gearman client for async code; use it as ``async with Client(...) as client``.
 
-    Args:
-        servers: ``"host:port"``, ``"h1:p1,h2"`` (port 4730 by default) or a list.
-        client_id: Sent as SET_CLIENT_ID on every connection (``workers`` shows it).
-        timeout: Default timeout in seconds for every call (``None``: wait forever).
-        connect_timeout: Seconds to wait for a TCP (and TLS) connection.
-        exceptions: Ask servers to forward WORK_EXCEPTION (raised as
-            :class:`~transports.JobException`) instead of WORK_FAIL.
-        ssl: ``True``, or an :class:`ssl.SSLContext`, to speak TLS (``True``: a
-            default context, which verifies the server's certificate).
-        max_packet_size: Largest packet accepted from a server.
-
-    Server choice, failover and back-off are those of :class:`transports.sync.Client`.
+    Arguments, server choice, failover and back-off are those of
+    :class:`transports.sync.Client`.
     """
 
     @staticmethod
@@ -177,33 +139,9 @@ class Client:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 
-    def __init__(
-        self,
-        servers: Servers | None = None,
-        *,
-        client_id: Data | None = None,
-        timeout: float | None = None,
-        connect_timeout: float = 5.0,
-        exceptions: bool = True,
-        ssl: _ssl.SSLContext | bool | None = None,
-        max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
-    ) -> None:
-        self._pool = ServerPool(parse_servers(servers))
-        self._client_id = to_bytes(client_id, "client_id")
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        self._exceptions = exceptions
-        self._ssl = tls_context(ssl)
-        self._max_packet_size = max_packet_size
-        self._conns: dict[Address, _Conn] = {}
+    def _init_flavour(self) -> None:
         self._connecting: dict[Address, anyio.Event] = {}
         self._tg: anyio.abc.TaskGroup | None = None
-        self._closed = False
-
-    @property
-    def servers(self) -> tuple[Address, ...]:
-        """The job servers, in the order given."""
-        return self._pool.addresses
 
     async def __aenter__(self) -> Client:
         self._tg = anyio.create_task_group()
@@ -231,9 +169,6 @@ class Client:
             with anyio.CancelScope(shield=True):
                 await conn.lost(ConnectionLost("the client was closed"))
         self._conns.clear()
-
-    def _timeout_of(self, timeout: float | None) -> float | None:
-        return self._timeout if timeout is None else timeout
 
     async def _connection(self, address: Address) -> _Conn:
         while True:
@@ -308,14 +243,14 @@ class Client:
     ) -> Task:
         """Submit a job without waiting for it; returns its :class:`Task`."""
         state = core.make_task(
-            to_bytes(function, "function"),
-            to_bytes(data, "data"),
-            unique=to_bytes(unique, "unique"),
-            priority=_priority(priority),
+            function,
+            data,
+            unique=unique,
+            priority=priority,
             background=background,
-            epoch=None if epoch is None else epoch_seconds(epoch),
+            epoch=epoch,
+            on_update=on_update,
         )
-        state.on_update = on_update
         task = Task(self, state)
         await self._submit_state(state)
         return task
@@ -382,13 +317,6 @@ class Client:
             raise Timeout("the job did not finish within the timeout") from None
         return [t for t in tasks if t.done]
 
-    def _abandon(self, state: TaskState) -> None:
-        if state.done:
-            return
-        state.fail(Timeout("the job did not finish within the timeout"))
-        if state.server is not None and (conn := self._conns.get(state.server)) is not None:
-            conn.session.detach(state)
-
     # ---------------------------------------------------------------- queries
 
     async def get_status(self, handle: Data, *, timeout: float | None = None) -> JobStatus:
@@ -435,7 +363,3 @@ class Client:
             assert isinstance(event, gearproto.EchoRes)
             return event.data
         raise NoServersAvailable("; ".join(errors))
-
-
-def _priority(value: PriorityName) -> gearproto.Priority:
-    return priority(value)

@@ -10,6 +10,7 @@ never by order.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from typing import Literal
 import gearproto
 
 from .._errors import GearmanError, JobException, JobFailed, ServerError
+from .convert import Data, PriorityName, epoch_seconds, to_bytes
+from .convert import priority as to_priority
 from .servers import Address
 
 __all__ = ("ClientSession", "JobStatus", "Reply", "TaskState", "Update")
@@ -329,22 +332,31 @@ def status_of(event: gearproto.Event) -> JobStatus:
 
 
 def make_task(
-    function: bytes,
-    data: bytes,
+    function: Data,
+    data: Data = b"",
     *,
-    unique: bytes = b"",
-    priority: gearproto.Priority = gearproto.Priority.NORMAL,
+    unique: Data | None = None,
+    priority: PriorityName = "normal",
     background: bool = False,
-    epoch: int | None = None,
+    epoch: float | datetime.datetime | None = None,
+    on_update: Callable[[Update], None] | None = None,
 ) -> TaskState:
-    """A new :class:`TaskState` for a submit (an epoch job is always background)."""
+    """A new :class:`TaskState` from a submit's arguments (an epoch job is background)."""
+    function_b, data_b = to_bytes(function, "function"), to_bytes(data, "data")
+    unique_b = to_bytes(unique, "unique")
     request: gearproto.SubmitJob | gearproto.SubmitJobEpoch
     if epoch is not None:
         request = gearproto.SubmitJobEpoch(
-            function=function, unique=unique, epoch=epoch, data=data
+            function=function_b, unique=unique_b, epoch=epoch_seconds(epoch), data=data_b
         )
     else:
         request = gearproto.SubmitJob(
-            function=function, unique=unique, data=data, priority=priority, background=background
+            function=function_b,
+            unique=unique_b,
+            data=data_b,
+            priority=to_priority(priority),
+            background=background,
         )
-    return TaskState(request)
+    state = TaskState(request)
+    state.on_update = on_update
+    return state

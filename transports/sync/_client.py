@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import ssl as _ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -11,9 +10,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import gearproto
 
 from .._core import client as core
+from .._core.api import ClientBase, TaskBase
 from .._core.client import JobStatus, Reply, TaskState, Update
-from .._core.convert import Data, PriorityName, epoch_seconds, priority, tls_context, to_bytes
-from .._core.servers import Address, ServerPool, Servers, parse_servers
+from .._core.convert import Data, PriorityName, to_bytes
+from .._core.servers import Address
 from .._errors import ConnectionLost, GearmanError, NoServersAvailable, Timeout
 from . import _net
 
@@ -22,32 +22,12 @@ __all__ = ("Client", "Task")
 log = logging.getLogger("transports.client")
 
 
-class Task:
+class Task(TaskBase):
     """A submitted job: wait for its result, or follow its updates as they arrive."""
 
     def __init__(self, client: Client, state: TaskState) -> None:
+        super().__init__(state)
         self._client = client
-        self._state = state
-
-    @property
-    def handle(self) -> bytes | None:
-        """The job handle, once the server created the job."""
-        return self._state.handle
-
-    @property
-    def done(self) -> bool:
-        """Whether the job finished (for a background job: was created)."""
-        return self._state.done
-
-    @property
-    def updates_so_far(self) -> list[Update]:
-        """Every WORK_DATA, WORK_WARNING and WORK_STATUS received until now."""
-        return list(self._state.updates)
-
-    @property
-    def progress(self) -> tuple[int, int]:
-        """The numerator and denominator of the last WORK_STATUS."""
-        return self._state.numerator, self._state.denominator
 
     def result(self, timeout: float | None = None) -> bytes:
         """Wait for the result (a background job: its handle).
@@ -92,12 +72,7 @@ class _Conn:
 
     def __init__(self, client: Client, address: Address, sock: _net.Socket) -> None:
         self.sock = sock
-        self.session = core.ClientSession(
-            address,
-            client_id=client._client_id,
-            exceptions=client._exceptions,
-            max_packet_size=client._max_packet_size,
-        )
+        self.session = client._session(address)
         self.client = client
         self.lock = client._cond
         with self.lock:
@@ -135,10 +110,7 @@ class _Conn:
     def _lost(self, error: GearmanError) -> None:
         """Under the lock: forget this connection, resend what was never created."""
         client = self.client
-        if client._conns.get(self.session.address) is self:
-            del client._conns[self.session.address]
-            if not client._closed:
-                client._pool.failed(self.session.address)
+        client._forget(self.session.address, self)
         resend = self.session.lost(error)
         _net.shutdown(self.sock)
         for state in resend:
@@ -146,7 +118,7 @@ class _Conn:
         self.lock.notify_all()
 
 
-class Client:
+class Client(ClientBase[_Conn]):
     """A Gearman client for blocking code.
 
     Args:
@@ -167,37 +139,13 @@ class Client:
     and callbacks are delivered by one reader thread per server.
     """
 
-    def __init__(
-        self,
-        servers: Servers | None = None,
-        *,
-        client_id: Data | None = None,
-        timeout: float | None = None,
-        connect_timeout: float = 5.0,
-        exceptions: bool = True,
-        ssl: _ssl.SSLContext | bool | None = None,
-        max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
-    ) -> None:
-        self._pool = ServerPool(parse_servers(servers))
-        self._client_id = to_bytes(client_id, "client_id")
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        self._exceptions = exceptions
-        self._ssl = tls_context(ssl)
-        self._max_packet_size = max_packet_size
-        self._conns: dict[Address, _Conn] = {}
+    def _init_flavour(self) -> None:
         self._cond = threading.Condition(threading.RLock())
-        self._closed = False
         # Set (under the lock) when a task or reply changed: the reader wakes waiters.
         self._dirty = False
 
     def _mark(self) -> None:
         self._dirty = True
-
-    @property
-    def servers(self) -> tuple[Address, ...]:
-        """The job servers, in the order given."""
-        return self._pool.addresses
 
     def __enter__(self) -> Client:
         return self
@@ -217,7 +165,7 @@ class Client:
     # ---------------------------------------------------------------- plumbing
 
     def _deadline(self, timeout: float | None) -> float | None:
-        timeout = self._timeout if timeout is None else timeout
+        timeout = self._timeout_of(timeout)
         return None if timeout is None else time.monotonic() + timeout
 
     def _connection(self, address: Address) -> _Conn:
@@ -259,14 +207,8 @@ class Client:
             while not test(s.done for s in states):
                 if not self._cond.wait(_remaining(deadline)):
                     for state in states:
-                        if not state.done:
-                            self._abandon(state)
+                        self._abandon(state)
                     raise Timeout("the job did not finish within the timeout")
-
-    def _abandon(self, state: TaskState) -> None:
-        state.fail(Timeout("the job did not finish within the timeout"))
-        if state.server is not None and (conn := self._conns.get(state.server)) is not None:
-            conn.session.detach(state)
 
     def _request(self, address: Address, event: gearproto.Event, timeout: float | None) -> Reply:
         deadline = self._deadline(timeout)
@@ -301,14 +243,14 @@ class Client:
         datetime) makes it a background job that does not run before then.
         """
         state = core.make_task(
-            to_bytes(function, "function"),
-            to_bytes(data, "data"),
-            unique=to_bytes(unique, "unique"),
-            priority=_priority(priority),
+            function,
+            data,
+            unique=unique,
+            priority=priority,
             background=background,
-            epoch=None if epoch is None else epoch_seconds(epoch),
+            epoch=epoch,
+            on_update=on_update,
         )
-        state.on_update = on_update
         state.notify = self._mark
         with self._cond:
             self._submit_state(state)
@@ -404,7 +346,3 @@ class Client:
             assert isinstance(event, gearproto.EchoRes)
             return event.data
         raise NoServersAvailable("; ".join(errors))
-
-
-def _priority(value: PriorityName) -> gearproto.Priority:
-    return priority(value)
