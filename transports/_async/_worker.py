@@ -6,8 +6,6 @@ import inspect
 import logging
 import ssl as _ssl
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -17,48 +15,27 @@ import anyio.to_thread
 import gearproto
 
 from .._core import worker as core
-from .._core.convert import Data, tls_context, to_bytes
-from .._core.servers import Address, ServerPool, Servers, parse_servers
+from .._core.api import JobBase, WorkerBase
+from .._core.servers import Address
 from ._stream import Link, Stream
 
 __all__ = ("Job", "Worker")
 
 log = logging.getLogger("transports.worker")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-RECONNECT_MIN = 0.1
-RECONNECT_MAX = 10.0
-
-
-class Job:
+class Job(JobBase):
     """A job being run by a worker function (``async def`` or plain ``def``).
 
     The ``send_*`` methods never block: they queue the packet, from the event loop or
-    from the thread a plain function runs in.
-
-    Attributes:
-        handle: The job handle.
-        function: The function name (bytes).
-        data: The workload (bytes).
-        unique: The unique id the client gave (``b""`` if none).
-        reducer: The reducer of a map/reduce job (``b""`` if none).
+    from the thread a plain function runs in. Attributes are those of
+    :class:`transports.sync.Job`.
     """
 
     def __init__(self, info: core.JobInfo, conn: _Conn, session: core.WorkerSession) -> None:
-        self.handle = info.handle
-        self.function = info.function
-        self.data = info.data
-        self.unique = info.unique
-        self.reducer = info.reducer
+        super().__init__(info)
         self._conn = conn
         self._session = session
-        self._failed = False
-
-    @property
-    def text(self) -> str:
-        """The workload decoded as UTF-8."""
-        return self.data.decode("utf-8")
 
     def _send(self, event: gearproto.Event) -> None:
         conn = self._conn
@@ -66,24 +43,6 @@ class Job:
             conn.send(self._session, event)
         else:
             anyio.from_thread.run_sync(conn.send, self._session, event)
-
-    def send_data(self, data: Data) -> None:
-        """Send a piece of the result now (WORK_DATA)."""
-        self._send(gearproto.WorkData(handle=self.handle, data=to_bytes(data)))
-
-    def send_warning(self, data: Data) -> None:
-        """Send a warning now (WORK_WARNING); the job goes on."""
-        self._send(gearproto.WorkWarning(handle=self.handle, data=to_bytes(data)))
-
-    def send_status(self, numerator: int, denominator: int) -> None:
-        """Report progress (WORK_STATUS), e.g. ``send_status(3, 10)``."""
-        self._send(
-            gearproto.WorkStatus(handle=self.handle, numerator=numerator, denominator=denominator)
-        )
-
-    def fail(self) -> None:
-        """Make the job fail (WORK_FAIL) when the function returns, whatever it returns."""
-        self._failed = True
 
 
 class _Conn:
@@ -109,7 +68,7 @@ class _Conn:
 
     async def run(self) -> None:
         worker = self.worker
-        delay = RECONNECT_MIN
+        delay = core.RECONNECT_MIN
         while True:
             try:
                 with anyio.fail_after(worker._connect_timeout):
@@ -117,9 +76,9 @@ class _Conn:
             except (OSError, TimeoutError) as exc:
                 log.info("cannot connect to %s (%r); retrying in %.1f s", self.address, exc, delay)
                 await anyio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
+                delay = min(delay * 2, core.RECONNECT_MAX)
                 continue
-            delay = RECONNECT_MIN
+            delay = core.RECONNECT_MIN
             try:
                 await self._serve(Link(stream))
             except anyio.get_cancelled_exc_class():
@@ -140,15 +99,7 @@ class _Conn:
 
     async def _serve(self, link: Link) -> None:
         worker = self.worker
-        session = core.WorkerSession(
-            self.address,
-            list(worker._functions.values()),
-            worker._capacity,
-            client_id=worker._client_id,
-            grab_all=worker._grab_all,
-            max_packet_size=worker._max_packet_size,
-        )
-        session.stopping = worker._stopping
+        session = worker._session(self.address, worker._stopping)
         self.session, self.link = session, link
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.writer)
@@ -179,7 +130,7 @@ class _Conn:
             self.link.write(session.finish(event))
 
 
-class Worker:
+class Worker(WorkerBase[Job]):
     """A Gearman worker for async code: ``await worker.work()`` until :meth:`stop`.
 
     Arguments are those of :class:`transports.sync.Worker`. Functions may be
@@ -192,63 +143,18 @@ class Worker:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 
-    def __init__(
-        self,
-        servers: Servers | None = None,
-        *,
-        client_id: Data | None = None,
-        concurrency: int = 1,
-        grab_all: bool = True,
-        exceptions: bool = True,
-        poll_interval: float | None = 60.0,
-        ssl: _ssl.SSLContext | bool | None = None,
-        connect_timeout: float = 5.0,
-        max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
-    ) -> None:
-        self._pool = ServerPool(parse_servers(servers))
-        self._client_id = to_bytes(client_id, "client_id")
-        self._capacity = core.Capacity(concurrency)
-        self._grab_all = grab_all
-        self._exceptions = exceptions
-        self._poll_interval = poll_interval
-        self._ssl = tls_context(ssl)
-        self._connect_timeout = connect_timeout
-        self._max_packet_size = max_packet_size
-        self._functions: dict[bytes, core.Function] = {}
-        self._callbacks: dict[bytes, Callable[[Job], Any]] = {}
+    def _init_flavour(self) -> None:
         self._conns: list[_Conn] = []
         self._stopping = False
         self._stop_event: anyio.Event | None = None
         self._idle: anyio.Event | None = None
-        self._running = 0
         self._loop_thread = 0
         self._tg: anyio.abc.TaskGroup | None = None
 
-    def register(
-        self, name: Data, function: Callable[[Job], Any], *, timeout: float | None = None
-    ) -> None:
-        """Register ``function`` under ``name``; ``timeout`` (seconds) sends CAN_DO_TIMEOUT."""
-        name_b = to_bytes(name, "name")
-        fn = core.Function(name_b, timeout)
-        self._functions[name_b] = fn
-        self._callbacks[name_b] = function
+    def _registered(self, function: core.Function) -> None:
         for conn in self._conns:
             if conn.session is not None and conn.link is not None:
-                conn.link.write(conn.session.register(fn))
-
-    def function(self, name: Data, *, timeout: float | None = None) -> Callable[[F], F]:
-        """Decorator form of :meth:`register`."""
-
-        def decorate(function: F) -> F:
-            self.register(name, function, timeout=timeout)
-            return function
-
-        return decorate
-
-    @property
-    def running_jobs(self) -> int:
-        """How many jobs are running now."""
-        return self._running
+                conn.link.write(conn.session.register(function))
 
     def _start(self, job: Job, conn: _Conn) -> None:
         assert self._tg is not None
@@ -260,10 +166,8 @@ class Worker:
     async def _run(self, job: Job, conn: _Conn) -> None:
         result: object = None
         error: BaseException | None = None
-        callback = self._callbacks.get(job.function)
         try:
-            if callback is None:
-                raise LookupError(f"no function {job.function!r} registered")
+            callback = self._callback(job)
             if inspect.iscoroutinefunction(callback):
                 result = await callback(job)
             else:
@@ -273,10 +177,7 @@ class Worker:
         except Exception as exc:
             log.info("job %r of %r raised %r", job.handle, job.function, exc)
             error = exc
-        event = core.outcome(
-            job.handle, result, error, failed=job._failed, exceptions=self._exceptions
-        )
-        conn.finish(job._session, event)
+        conn.finish(job._session, self._outcome(job, result, error))
         self._capacity.release()
         self._running -= 1
         if not self._running and self._idle is not None:

@@ -120,15 +120,7 @@ class ClientBase(Generic[C]):
 
 
 class JobBase:
-    """A job being run by a worker function.
-
-    Attributes:
-        handle: The job handle.
-        function: The function name (bytes).
-        data: The workload (bytes).
-        unique: The unique id the client gave (``b""`` if none).
-        reducer: The reducer of a map/reduce job (``b""`` if none).
-    """
+    """A job's details, and the updates it sends through the flavour's ``_send``."""
 
     def __init__(self, info: JobInfo) -> None:
         self.handle = info.handle
@@ -193,6 +185,10 @@ class WorkerBase(Generic[J]):
         self._functions: dict[bytes, Function] = {}
         self._callbacks: dict[bytes, Callable[[J], Any]] = {}
         self._running = 0
+        self._init_flavour()
+
+    def _init_flavour(self) -> None:
+        """Create what the flavour waits with."""
 
     def register(
         self, name: Data, function: Callable[[J], Any], *, timeout: float | None = None

@@ -23,6 +23,10 @@ __all__ = ("Capacity", "Function", "JobInfo", "WorkerSession", "outcome")
 
 log = logging.getLogger("transports.worker")
 
+#: Seconds between reconnection attempts: the first, and the longest.
+RECONNECT_MIN = 0.1
+RECONNECT_MAX = 10.0
+
 _GRABS = (gearproto.GrabJob, gearproto.GrabJobUniq, gearproto.GrabJobAll)
 
 

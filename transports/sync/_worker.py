@@ -5,32 +5,23 @@ from __future__ import annotations
 import logging
 import select
 import socket
-import ssl as _ssl
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import gearproto
 
 from .._core import worker as core
-from .._core.convert import Data, tls_context, to_bytes
-from .._core.servers import Address, ServerPool, Servers, parse_servers
+from .._core.api import JobBase, WorkerBase
+from .._core.servers import Address
 from . import _net
 
 __all__ = ("Job", "Worker")
 
 log = logging.getLogger("transports.worker")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-#: Seconds between reconnection attempts: the first, and the longest.
-RECONNECT_MIN = 0.1
-RECONNECT_MAX = 10.0
-
-
-class Job:
-    """A job being run by a worker function.
+class Job(JobBase):
+    """A job being run by a worker function (on the worker's thread pool).
 
     Attributes:
         handle: The job handle.
@@ -41,36 +32,11 @@ class Job:
     """
 
     def __init__(self, info: core.JobInfo, conn: _Conn) -> None:
-        self.handle = info.handle
-        self.function = info.function
-        self.data = info.data
-        self.unique = info.unique
-        self.reducer = info.reducer
+        super().__init__(info)
         self._conn = conn
-        self._failed = False
 
-    @property
-    def text(self) -> str:
-        """The workload decoded as UTF-8."""
-        return self.data.decode("utf-8")
-
-    def send_data(self, data: Data) -> None:
-        """Send a piece of the result now (WORK_DATA)."""
-        self._conn.send_update(gearproto.WorkData(handle=self.handle, data=to_bytes(data)))
-
-    def send_warning(self, data: Data) -> None:
-        """Send a warning now (WORK_WARNING); the job goes on."""
-        self._conn.send_update(gearproto.WorkWarning(handle=self.handle, data=to_bytes(data)))
-
-    def send_status(self, numerator: int, denominator: int) -> None:
-        """Report progress (WORK_STATUS), e.g. ``send_status(3, 10)``."""
-        self._conn.send_update(
-            gearproto.WorkStatus(handle=self.handle, numerator=numerator, denominator=denominator)
-        )
-
-    def fail(self) -> None:
-        """Make the job fail (WORK_FAIL) when the function returns, whatever it returns."""
-        self._failed = True
+    def _send(self, event: gearproto.Event) -> None:
+        self._conn.send_update(event)
 
 
 class _Conn:
@@ -120,7 +86,7 @@ class _Conn:
 
     def run(self) -> None:
         worker = self.worker
-        delay = RECONNECT_MIN
+        delay = core.RECONNECT_MIN
         while not worker._closing.is_set():
             try:
                 sock = _net.connect(self.address, worker._connect_timeout, worker._ssl)
@@ -128,9 +94,9 @@ class _Conn:
                 log.info("cannot connect to %s (%s); retrying in %.1f s", self.address, exc, delay)
                 if worker._closing.wait(delay):
                     return
-                delay = min(delay * 2, RECONNECT_MAX)
+                delay = min(delay * 2, core.RECONNECT_MAX)
                 continue
-            delay = RECONNECT_MIN
+            delay = core.RECONNECT_MIN
             try:
                 self._serve(sock)
             except (OSError, ValueError, gearproto.ProtocolError) as exc:
@@ -155,15 +121,7 @@ class _Conn:
 
     def _serve(self, sock: _net.Socket) -> None:
         worker = self.worker
-        session = core.WorkerSession(
-            self.address,
-            list(worker._functions.values()),
-            worker._capacity,
-            client_id=worker._client_id,
-            grab_all=worker._grab_all,
-            max_packet_size=worker._max_packet_size,
-        )
-        session.stopping = worker._stopping.is_set()
+        session = worker._session(self.address, worker._stopping.is_set())
         with self.lock:
             self.sock = sock
             self.session = session
@@ -195,7 +153,7 @@ class _Conn:
                 return
 
 
-class Worker:
+class Worker(WorkerBase[Job]):
     """A Gearman worker for blocking code.
 
     Args:
@@ -217,62 +175,18 @@ class Worker:
         max_packet_size: Largest packet accepted from a server.
     """
 
-    def __init__(
-        self,
-        servers: Servers | None = None,
-        *,
-        client_id: Data | None = None,
-        concurrency: int = 1,
-        grab_all: bool = True,
-        exceptions: bool = True,
-        poll_interval: float | None = 60.0,
-        ssl: _ssl.SSLContext | bool | None = None,
-        connect_timeout: float = 5.0,
-        max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE,
-    ) -> None:
-        self._pool = ServerPool(parse_servers(servers))
-        self._client_id = to_bytes(client_id, "client_id")
-        self._capacity = core.Capacity(concurrency)
-        self._grab_all = grab_all
-        self._exceptions = exceptions
-        self._poll_interval = poll_interval
-        self._ssl = tls_context(ssl)
-        self._connect_timeout = connect_timeout
-        self._max_packet_size = max_packet_size
-        self._functions: dict[bytes, core.Function] = {}
-        self._callbacks: dict[bytes, Callable[[Job], object]] = {}
+    def _init_flavour(self) -> None:
         self._conns: list[_Conn] = []
         self._stopping = threading.Event()
         self._closing = threading.Event()
-        self._running = 0
         self._idle = threading.Condition()
         self._wake_r, self._wake_w = socket.socketpair()
 
-    def register(
-        self, name: Data, function: Callable[[Job], object], *, timeout: float | None = None
-    ) -> None:
-        """Register ``function`` under ``name``; ``timeout`` (seconds) sends CAN_DO_TIMEOUT.
-
-        The function gets a :class:`Job` and returns the result (``bytes``, ``str`` or
-        ``None``). If it raises, the job fails (see ``exceptions``) and the worker goes on.
-        """
-        name_b = to_bytes(name, "name")
-        fn = core.Function(name_b, timeout)
-        self._functions[name_b] = fn
-        self._callbacks[name_b] = function
+    def _registered(self, function: core.Function) -> None:
         for conn in self._conns:
             with conn.lock:
                 if conn.session is not None:
-                    conn._send(conn.session.register(fn))
-
-    def function(self, name: Data, *, timeout: float | None = None) -> Callable[[F], F]:
-        """Decorator form of :meth:`register`."""
-
-        def decorate(function: F) -> F:
-            self.register(name, function, timeout=timeout)
-            return function
-
-        return decorate
+                    conn._send(conn.session.register(function))
 
     def _start(self, job: Job, session: core.WorkerSession) -> None:
         with self._idle:
@@ -283,19 +197,11 @@ class Worker:
         result: object = None
         error: BaseException | None = None
         try:
-            callback = self._callbacks[job.function]
-        except KeyError:
-            error = LookupError(f"no function {job.function!r} registered")
-        else:
-            try:
-                result = callback(job)
-            except Exception as exc:
-                log.info("job %r of %r raised %r", job.handle, job.function, exc)
-                error = exc
-        event = core.outcome(
-            job.handle, result, error, failed=job._failed, exceptions=self._exceptions
-        )
-        job._conn.finish(session, event)
+            result = self._callback(job)(job)
+        except Exception as exc:
+            log.info("job %r of %r raised %r", job.handle, job.function, exc)
+            error = exc
+        job._conn.finish(session, self._outcome(job, result, error))
         self._capacity.release()
         with self._idle:
             self._running -= 1
@@ -346,11 +252,6 @@ class Worker:
         Safe to call from a job, another thread or a signal handler.
         """
         self._stopping.set()
-
-    @property
-    def running_jobs(self) -> int:
-        """How many jobs are running now."""
-        return self._running
 
     def close(self) -> None:
         """Release the worker's wake-up socket pair."""
