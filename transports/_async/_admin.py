@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import ssl as _ssl
-from types import TracebackType
 
 import anyio
 
 import gearproto
 
 from .._core import admin as core
-from .._core.convert import Data, tls_context
-from .._core.servers import Address, Servers, parse_servers
-from .._errors import ConnectionLost, GearmanError, Timeout
+from .._core.api import AdminBase
+from .._core.convert import Data
+from .._core.servers import Address
+from .._errors import ConnectionLost, Timeout
 from ._stream import Stream
 
 __all__ = ("Admin",)
 
 
-class Admin:
+class Admin(AdminBase):
     """Admin commands on one job server; see :class:`transports.sync.Admin`."""
 
     @staticmethod
@@ -26,29 +26,14 @@ class Admin:
         """Open a byte stream to ``address``: each flavour provides this."""
         raise NotImplementedError
 
-    def __init__(
-        self,
-        server: Servers | None = None,
-        *,
-        timeout: float | None = 10.0,
-        ssl: _ssl.SSLContext | bool | None = None,
-    ) -> None:
-        self.address = parse_servers(server)[0]
-        self._timeout = timeout
-        self._ssl = tls_context(ssl)
+    def _init_flavour(self) -> None:
         self._stream: Stream | None = None
-        self._conn = gearproto.Connection(gearproto.CLIENT)
         self._lock = anyio.Lock()
 
     async def __aenter__(self) -> Admin:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -124,9 +109,7 @@ class Admin:
 
     async def maxqueue(self, function: Data, *limits: int) -> None:
         """``maxqueue <function> [all | high normal [low]]``."""
-        if len(limits) > 3:
-            raise ValueError("maxqueue takes at most three limits")
-        core.check(await self.command("maxqueue", function, *limits), gearproto.AdminOk)
+        core.check(await self.request(core.maxqueue(function, limits)), gearproto.AdminOk)
 
     async def getpid(self) -> int:
         """``getpid``: the server's process id."""
@@ -142,7 +125,4 @@ class Admin:
 
     async def echo(self, data: bytes = b"ping") -> bytes:
         """ECHO_REQ on the admin connection: a ping."""
-        reply = await self.request(gearproto.EchoReq(data=data))
-        if not isinstance(reply, gearproto.EchoRes):
-            raise GearmanError(f"unexpected answer to ECHO_REQ: {reply!r}")
-        return reply.data
+        return core.echoed(await self.request(gearproto.EchoReq(data=data)))

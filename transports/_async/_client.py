@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import ssl as _ssl
 from collections.abc import AsyncIterator, Callable, Iterable
-from types import TracebackType
 
 import anyio
 import anyio.abc
@@ -148,19 +147,13 @@ class Client(ClientBase[_Conn]):
         await self._tg.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
         assert self._tg is not None
         self._tg.cancel_scope.cancel()
         # The body's own exception propagates as is, not wrapped in a group.
         await self._tg.__aexit__(None, None, None)
         self._tg = None
-        return None
 
     async def aclose(self) -> None:
         """Close every connection; unfinished jobs fail with ConnectionLost."""

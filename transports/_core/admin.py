@@ -9,7 +9,7 @@ import gearproto
 from .._errors import AdminCommandError, GearmanError
 from .convert import Data, to_bytes
 
-__all__ = ("check", "command")
+__all__ = ("check", "command", "echoed", "maxqueue")
 
 R = TypeVar("R", bound=gearproto.Event)
 
@@ -29,3 +29,17 @@ def check(reply: gearproto.Event, expected: type[R]) -> R:
     if not isinstance(reply, expected):
         raise GearmanError(f"unexpected admin reply {reply!r}")
     return reply
+
+
+def maxqueue(function: Data, limits: tuple[int, ...]) -> gearproto.AdminCommand:
+    """``maxqueue <function> [all | high normal [low]]``; no limits means unlimited."""
+    if len(limits) > 3:
+        raise ValueError("maxqueue takes at most three limits")
+    return command("maxqueue", function, *limits)
+
+
+def echoed(reply: gearproto.Event) -> bytes:
+    """The data of an ECHO_RES; anything else is an error."""
+    if not isinstance(reply, gearproto.EchoRes):
+        raise GearmanError(f"unexpected answer to ECHO_REQ: {reply!r}")
+    return reply.data

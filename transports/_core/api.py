@@ -18,7 +18,7 @@ from .convert import Data, tls_context, to_bytes
 from .servers import Address, ServerPool, Servers, parse_servers
 from .worker import Capacity, Function, JobInfo, WorkerSession, outcome
 
-__all__ = ("ClientBase", "JobBase", "TaskBase", "WorkerBase")
+__all__ = ("AdminBase", "ClientBase", "JobBase", "TaskBase", "WorkerBase")
 
 F = TypeVar("F", bound=Callable[..., Any])
 J = TypeVar("J", bound="JobBase")
@@ -30,6 +30,26 @@ class _Connected(Protocol):
 
 
 C = TypeVar("C", bound=_Connected)
+
+
+class AdminBase:
+    """An admin connection's settings."""
+
+    def __init__(
+        self,
+        server: Servers | None = None,
+        *,
+        timeout: float | None = 10.0,
+        ssl: _ssl.SSLContext | bool | None = None,
+    ) -> None:
+        self.address = parse_servers(server)[0]
+        self._timeout = timeout
+        self._ssl = tls_context(ssl)
+        self._conn = gearproto.Connection(gearproto.CLIENT)
+        self._init_flavour()
+
+    def _init_flavour(self) -> None:
+        """Create what the flavour connects and waits with."""
 
 
 class TaskBase:

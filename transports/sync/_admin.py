@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import ssl as _ssl
-
 import gearproto
 
 from .._core import admin as core
-from .._core.convert import Data, tls_context
-from .._core.servers import Servers, parse_servers
-from .._errors import ConnectionLost, GearmanError, Timeout
+from .._core.api import AdminBase
+from .._core.convert import Data
+from .._errors import ConnectionLost, Timeout
 from . import _net
 
 __all__ = ("Admin",)
 
 
-class Admin:
+class Admin(AdminBase):
     """Admin commands on one job server (``status``, ``workers``, ``cancel job`` …).
 
     Args:
@@ -25,18 +23,8 @@ class Admin:
             default context, which verifies the server's certificate).
     """
 
-    def __init__(
-        self,
-        server: Servers | None = None,
-        *,
-        timeout: float | None = 10.0,
-        ssl: _ssl.SSLContext | bool | None = None,
-    ) -> None:
-        self.address = parse_servers(server)[0]
-        self._timeout = timeout
-        self._ssl = tls_context(ssl)
+    def _init_flavour(self) -> None:
         self._sock: _net.Socket | None = None
-        self._conn = gearproto.Connection(gearproto.CLIENT)
 
     def __enter__(self) -> Admin:
         return self
@@ -114,9 +102,7 @@ class Admin:
 
     def maxqueue(self, function: Data, *limits: int) -> None:
         """``maxqueue <function> [all | high normal [low]]``; no limits means unlimited."""
-        if len(limits) > 3:
-            raise ValueError("maxqueue takes at most three limits")
-        core.check(self.command("maxqueue", function, *limits), gearproto.AdminOk)
+        core.check(self.request(core.maxqueue(function, limits)), gearproto.AdminOk)
 
     def getpid(self) -> int:
         """``getpid``: the server's process id."""
@@ -132,7 +118,4 @@ class Admin:
 
     def echo(self, data: bytes = b"ping") -> bytes:
         """ECHO_REQ on the admin connection: a ping."""
-        reply = self.request(gearproto.EchoReq(data=data))
-        if not isinstance(reply, gearproto.EchoRes):
-            raise GearmanError(f"unexpected answer to ECHO_REQ: {reply!r}")
-        return reply.data
+        return core.echoed(self.request(gearproto.EchoReq(data=data)))
