@@ -25,12 +25,17 @@ def gearmand_on(port: int) -> Iterator[RunningServer]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        server = RunningServer(proc, port, log)
-        try:
-            wait_listening(port, proc=proc)
+        with _serving(RunningServer(proc, port, log)) as server:
             yield server
-        finally:
-            server.stop()
+
+
+@contextlib.contextmanager
+def _serving(server: RunningServer) -> Iterator[RunningServer]:
+    try:
+        wait_listening(server.port, proc=server.proc)
+        yield server
+    finally:
+        server.stop()
 
 
 PERL_SERVER = Path("/usr/bin/gearmand")
@@ -52,9 +57,5 @@ def perl_gearmand() -> Iterator[RunningServer]:
                 stdout=out,
                 stderr=out,
             )
-        server = RunningServer(proc, port, log)
-        try:
-            wait_listening(port, proc=proc)
+        with _serving(RunningServer(proc, port, log)) as server:
             yield server
-        finally:
-            server.stop()

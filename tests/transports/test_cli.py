@@ -32,26 +32,30 @@ def cli(
     )
 
 
-@pytest.fixture
-def rev_worker(gearmand: RunningServer) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
+def cli_worker(server: RunningServer, function: str, *command: str) -> subprocess.Popen[bytes]:
+    """``gearproto work FUNCTION -- COMMAND`` in the background."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "transports",
             "-s",
-            gearmand.address,
+            server.address,
             "work",
-            "reverse",
+            function,
             "--",
-            "rev",
+            *command,
         ],
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture
+def rev_worker(gearmand: RunningServer) -> Iterator[subprocess.Popen[bytes]]:
+    proc = cli_worker(gearmand, "reverse", "rev")
     yield proc
     proc.terminate()
     proc.wait(10)
@@ -93,22 +97,7 @@ def test_admin_commands_print_tables(gearmand: RunningServer) -> None:
 
 
 def test_failing_command_is_a_failed_job(gearmand: RunningServer) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "transports",
-            "-s",
-            gearmand.address,
-            "work",
-            "nope",
-            "--",
-            "false",
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = cli_worker(gearmand, "nope", "false")
     try:
         start = time.monotonic()
         out = cli(gearmand, "submit", "nope", "x")
