@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sphinx.application import Sphinx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -28,3 +30,18 @@ napoleon_numpy_docstring = False
 html_theme = "alabaster"
 html_static_path: list[str] = []
 exclude_patterns = ["_build"]
+
+
+def _hide_private_bases(
+    app: Sphinx, name: str, obj: object, options: object, bases: list[object]
+) -> None:
+    """Show ``object`` instead of the I/O-free base classes in ``transports._core``."""
+    for i, base in enumerate(bases):
+        module = getattr(getattr(base, "__origin__", base), "__module__", "")
+        if module.startswith("transports._core"):
+            bases[i] = object
+
+
+def setup(app: Sphinx) -> None:
+    """Register the hooks above."""
+    app.connect("autodoc-process-bases", _hide_private_bases)
