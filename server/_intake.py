@@ -47,7 +47,34 @@ class Intake(JobBook):
         return f.uniques.get(unique)
 
     def _submit(self, peer: Peer, e: SubmitJob) -> None:
-        self._add(peer, e.function, e.unique, e.data, _PRIORITY[e.priority], e.background)
+        prio = _PRIORITY[e.priority]
+        f = self.functions.get(e.function)
+        background = e.background
+        if (
+            e.unique
+            or f is None
+            or f.max_queue[prio]
+            or (background and self._persistent)
+            or (f.sleepers or self._many_sleepers)
+        ):
+            self._add(peer, e.function, e.unique, e.data, prio, background)
+            return
+        # The common case, inlined: no coalescing, no limit, nothing to persist or wake.
+        self._counter += 1
+        handle = self.handle_prefix + b"%d" % self._counter
+        job = Job(handle, f, b"", e.data, prio, background)
+        self.jobs[handle] = job
+        f.total += 1
+        if not background:
+            job.clients.append(peer)
+            attached = peer.attached
+            attached[job] = attached.get(job, 0) + 1
+        self._out.append((peer.cid, JobCreated(handle=handle)))
+        f.queues[prio].append(job)
+        live = f.live
+        live[prio] += 1
+        if live[prio] == 1:
+            self._ready[prio][f] = None
 
     def _submit_epoch(self, peer: Peer, e: SubmitJobEpoch) -> None:
         self._add(peer, e.function, e.unique, e.data, 1, True, when=e.epoch)

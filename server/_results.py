@@ -19,7 +19,7 @@ from gearproto import (
 )
 
 from ._jobs import JobBook
-from ._model import Peer
+from ._model import DONE, Peer
 
 __all__ = ("MAX_HANDLE", "Results")
 
@@ -78,9 +78,25 @@ class Results(JobBook):
                 error = _NOT_FOUND_RESULT
             self._out.append((peer.cid, error))
             return
+        clients = job.clients
         if type(e) is WorkException:
             peer.last_exception = e.handle
-        if job.clients:
+        elif len(clients) == 1 and not job.unique and not job.persisted:
+            # The common case, inlined: one client, nothing indexed or stored.
+            client = clients[0]
+            self._out.append((client.cid, e))
+            del peer.jobs[job.handle]
+            job.worker = None
+            f = job.function
+            f.running -= 1
+            f.total -= 1
+            job.timer = 0
+            job.state = DONE
+            del self.jobs[job.handle]
+            client.attached.pop(job, None)
+            job.clients = []
+            return
+        if clients:
             if type(e) is WorkException:
                 fail = WorkFail(handle=job.handle)
                 self._out.extend(

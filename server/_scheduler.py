@@ -23,11 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gearproto import (
+    NEED_DATA,
     AdminCommand,
     AllYours,
     CanDo,
     CanDoTimeout,
     CantDo,
+    ConnectionClosed,
     EchoReq,
     Event,
     GetStatus,
@@ -163,6 +165,40 @@ class Scheduler(Intake, Dispatch, Results, Queries, Timers):
             self._requeue(job)
         return self._flush()
 
+    def handle_events(self, cid: int, next_event: Callable[[], object]) -> tuple[Output, bool]:
+        """Process every event ``next_event`` returns until it has no more.
+
+        ``next_event`` is a :class:`gearproto.Connection`'s ``next_event``; this is
+        :meth:`handle` for a whole read at once, with one output list for all of it.
+        Returns what to send and whether the connection reached its end
+        (:class:`~gearproto.ConnectionClosed`). If an exception escapes (from
+        ``next_event`` or :class:`CloseConnection`), what the events before it produced
+        is left for :meth:`take_output`.
+
+        :raises CloseConnection: gearmand would close this connection without a reply.
+        """
+        peer = self.peers[cid]
+        handlers = self._handlers
+        closed = False
+        while True:
+            event = next_event()
+            if event is NEED_DATA:
+                break
+            kind = type(event)
+            handler = handlers.get(kind)  # type: ignore[arg-type]
+            if handler is not None:
+                handler(peer, event)  # type: ignore[arg-type]
+            elif kind is ConnectionClosed:
+                closed = True
+                break
+            else:
+                self._admin(peer, event)  # type: ignore[arg-type]
+        return self._flush(), closed
+
+    def _admin(self, peer: Peer, event: AdminCommand) -> None:
+        assert self.admin is not None, "no admin handler installed"
+        self._out.append((peer.cid, self.admin(self, peer, event)))
+
     def handle(self, cid: int, event: Event) -> Output:
         """Process one event from connection ``cid``; return what to send.
 
@@ -171,8 +207,7 @@ class Scheduler(Intake, Dispatch, Results, Queries, Timers):
         peer = self.peers[cid]
         kind = type(event)
         if kind is AdminCommand:
-            assert self.admin is not None, "no admin handler installed"
-            self._out.append((cid, self.admin(self, peer, event)))  # type: ignore[arg-type]
+            self._admin(peer, event)  # type: ignore[arg-type]
         else:
             self._handlers[kind](peer, event)
         return self._flush()
