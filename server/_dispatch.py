@@ -77,7 +77,15 @@ class Dispatch(JobBook):
         order = peer.order
         if not order:
             return None
-        self._release_due()
+        if self._future:
+            self._release_due()
+        if len(order) == 1:
+            for f in order:
+                live = f.live
+                for p in (0, 1, 2):
+                    if live[p]:
+                        return f, p
+            return None
         for p in (0, 1, 2):
             ready = self._ready[p]
             if not ready:
