@@ -63,7 +63,8 @@ class JobBook:
         out = self._out
         if out:
             self._out = []
-        return out
+            return out
+        return []  # never the list that collects the next output
 
     @property
     def job_count(self) -> int:
