@@ -191,8 +191,10 @@ class Scheduler(Intake, Dispatch, Results, Queries, Timers):
             elif kind is ConnectionClosed:
                 closed = True
                 break
-            else:
+            elif kind is AdminCommand:
                 self._admin(peer, event)  # type: ignore[arg-type]
+            else:
+                raise KeyError(f"no handler for {kind.__name__}")
         return self._flush(), closed
 
     def _admin(self, peer: Peer, event: AdminCommand) -> None:
