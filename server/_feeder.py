@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 
 import gearproto
-from gearproto import NEED_DATA, ConnectionClosed, RemoteProtocolError
+from gearproto import RemoteProtocolError
 
-from ._scheduler import CloseConnection, Output
+from ._scheduler import CloseConnection, Output, Scheduler
 
 __all__ = ("FastProtocol", "Feeder")
 
@@ -24,19 +24,19 @@ log = logging.getLogger("server._server")
 class Feeder:
     """Parses one connection's bytes and hands every event to the scheduler."""
 
-    __slots__ = ("after", "cid", "conn", "dispatch", "eof", "handle")
+    __slots__ = ("after", "cid", "conn", "dispatch", "eof", "scheduler")
 
     def __init__(
         self,
         cid: int,
         max_packet_size: int,
-        handle: Callable[[int, gearproto.Event], Output],
+        scheduler: Scheduler,
         dispatch: Callable[[Output], None],
         after: Callable[[], None],
     ) -> None:
         self.cid = cid
         self.conn = gearproto.Connection(gearproto.SERVER, max_packet_size=max_packet_size)
-        self.handle = handle
+        self.scheduler = scheduler
         self.dispatch = dispatch
         self.after = after
         self.eof = False
@@ -52,26 +52,26 @@ class Feeder:
             self.eof = True
             conn.receive_data(b"")
         cid = self.cid
-        handle = self.handle
         dispatch = self.dispatch
         try:
-            while True:
-                event = conn.next_event()
-                if event is NEED_DATA:
-                    return True
-                if type(event) is ConnectionClosed:
-                    return False
-                out = handle(cid, event)
-                if out:
-                    dispatch(out)
+            out, closed = self.scheduler.handle_events(cid, conn.next_event)
+            if out:
+                dispatch(out)
+            return not closed
         except RemoteProtocolError as exc:
             log.warning("connection %d closed: %s", cid, exc)
+            out = self.scheduler.take_output()
             if exc.error_hint is not None:
-                dispatch([(cid, exc.error_hint)])
+                out.append((cid, exc.error_hint))
+            if out:
+                dispatch(out)
             self.eof = True
             return False
         except CloseConnection as exc:
             log.warning("connection %d closed: %s", cid, exc)
+            out = self.scheduler.take_output()
+            if out:
+                dispatch(out)
             self.eof = True
             return False
         finally:
@@ -83,16 +83,18 @@ class FastProtocol(asyncio.Protocol):
 
     def __init__(self, feeder: Feeder) -> None:
         self.feeder = feeder
+        self.finished = False
         self.done = asyncio.Event()
         self.drained = asyncio.Event()
         self.drained.set()
 
     def _finish(self) -> None:
+        self.finished = True
         self.done.set()
 
     def data_received(self, data: bytes) -> None:
         """Feed the scheduler at once."""
-        if self.done.is_set():
+        if self.finished:
             return
         try:
             keep = self.feeder.feed(data if type(data) is bytes else bytes(data))
@@ -109,7 +111,7 @@ class FastProtocol(asyncio.Protocol):
 
     def data_received_eof(self) -> None:
         """Feed the end of stream."""
-        if not self.done.is_set():
+        if not self.finished:
             try:
                 self.feeder.feed(b"")
             except Exception:

@@ -27,11 +27,15 @@ from anyio.abc import SocketAttribute
 
 import gearproto
 
-__all__ = ("Outbox",)
+__all__ = ("Outbox", "encode")
 
 log = logging.getLogger(__name__)
 
 _TRANSPORT, _SOCKET, _STREAM = 0, 1, 2
+
+#: Encodes every outgoing event: a SERVER connection keeps no state when it sends,
+#: so one serves every connection.
+encode = gearproto.Connection(gearproto.SERVER).send
 
 
 class Outbox:
@@ -40,7 +44,6 @@ class Outbox:
     __slots__ = (
         "busy",
         "closing",
-        "conn",
         "done",
         "drained_event",
         "finishing",
@@ -56,7 +59,6 @@ class Outbox:
     )
 
     def __init__(self, stream: anyio.abc.ByteStream, limit: int) -> None:
-        self.conn = gearproto.Connection(gearproto.SERVER)
         self.stream = stream
         self.limit = limit
         self.parts: list[bytes] = []
@@ -87,9 +89,9 @@ class Outbox:
 
     def push(self, event: gearproto.Event) -> None:
         """Queue ``event`` (encoded now, written at the next :meth:`flush`)."""
-        parts = self.conn.send_vectored(event)
-        self.parts += parts
-        self.size += len(parts[0]) if len(parts) == 1 else len(parts[0]) + len(parts[1])
+        data = encode(event)
+        self.parts.append(data)
+        self.size += len(data)
 
     def flush(self) -> bool:
         """Start writing what was pushed; ``False`` if the peer has too much unread."""

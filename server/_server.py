@@ -37,7 +37,7 @@ import gearproto
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
-from ._outbox import Inbox, Outbox
+from ._outbox import Inbox, Outbox, encode
 from ._scheduler import Output, Scheduler
 from ._store import Store, StoreError
 
@@ -241,7 +241,9 @@ class Server:
         for cid, event in out:
             box = outboxes.get(cid)
             if box is not None and not box.closing:
-                box.push(event)
+                data = encode(event)
+                box.parts.append(data)
+                box.size += len(data)
                 dirty[box] = cid
 
     def _flush(self) -> None:
@@ -373,7 +375,7 @@ class Server:
         feeder = Feeder(
             cid,
             self.options.max_packet_size,
-            self.scheduler.handle,
+            self.scheduler,
             self._dispatch,
             self._after_batch,
         )

@@ -230,3 +230,34 @@ def test_sleeping_worker_with_many_functions_is_woken() -> None:
     assert submit(s, 3, b"f5", background=True) == [(3, gp.JobCreated(handle=b"H:t:3"))]
     s.handle(1, gp.GrabJob())
     assert s.handle(1, gp.PreSleep()) == [(1, gp.Noop())]  # work is waiting
+
+
+def test_handle_events_is_handle_for_a_whole_read() -> None:
+    wire = gp.Connection(gp.CLIENT)
+    worker = gp.Connection(gp.WORKER)
+    data = worker.send(gp.CanDo(function=b"f")) + worker.send(gp.GrabJob())
+    one, _ = make()
+    many, _ = make()
+    expected = one.handle(1, gp.CanDo(function=b"f")) + one.handle(1, gp.GrabJob())
+    server = gp.Connection(gp.SERVER)
+    server.receive_data(data)
+    assert many.handle_events(1, server.next_event) == (expected, False)
+    # a client's submits, a foreground one coalesced, then the end of the stream
+    sub = [gp.SubmitJob(function=b"f", unique=u, data=b"x") for u in (b"", b"u", b"u")]
+    expected = [out for e in sub for out in one.handle(2, e)]
+    server = gp.Connection(gp.SERVER)
+    server.receive_data(b"".join(wire.send(e) for e in sub))
+    server.receive_data(b"")
+    assert many.handle_events(2, server.next_event) == (expected, True)
+    assert many.job_count == one.job_count == 2
+
+
+def test_handle_events_leaves_earlier_output_when_a_later_event_closes() -> None:
+    s, _ = make()
+    server = gp.Connection(gp.SERVER)
+    client = gp.Connection(gp.CLIENT)
+    too_long = b"\0REQ" + (15).to_bytes(4, "big") + (64).to_bytes(4, "big") + b"H" * 64
+    server.receive_data(client.send(gp.EchoReq(data=b"hi")) + too_long)
+    with pytest.raises(CloseConnection):
+        s.handle_events(1, server.next_event)
+    assert s.take_output() == [(1, gp.EchoRes(data=b"hi"))]
