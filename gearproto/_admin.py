@@ -239,6 +239,10 @@ LIST_KINDS: Final = frozenset(
 )
 
 
+#: List replies whose rows are tab-separated.
+_TABBED: Final = frozenset({ReplyKind.STATUS, ReplyKind.PRIORITY_STATUS, ReplyKind.SHOW_JOBS})
+
+
 def reply_kind(command: AdminCommand) -> ReplyKind:
     """Which reply format answers ``command`` (gearmand's grammar, case-insensitive)."""
     word = command.command.lower()
@@ -386,9 +390,15 @@ def decode_list(kind: ReplyKind, lines: list[bytes]) -> Event:
     return AdminLines(lines=rows)  # type: ignore[arg-type]
 
 
-def decode_line(kind: ReplyKind, line: bytes) -> Event | None:
-    """Decode a reply's first line; ``None`` means it starts a ``.``-terminated list."""
-    if line.startswith(b"ERR ") or line == b"ERR":
+def decode_line(kind: ReplyKind, line: bytes, crlf: bool) -> Event | None:
+    """Decode a reply's first line; ``None`` means it starts a ``.``-terminated list.
+
+    ``crlf`` says the line ended in ``\r\n``. In a list reply, ``ERR ...`` is an error
+    only when it cannot be a row: gearmand ends ERR lines with CRLF and rows with LF,
+    and tab-separated rows contain a tab (a function may well be named ``ERR x``).
+    """
+    is_err = line.startswith(b"ERR ") or line == b"ERR"
+    if is_err and (kind not in LIST_KINDS or crlf or (kind in _TABBED and b"\t" not in line)):
         code, _, text = line[4:].partition(b" ")
         return AdminError(code=code, text=text)
     if kind in LIST_KINDS:

@@ -548,11 +548,12 @@ class Connection:
             line = self._line(self._max_packet - self._rows_size)
             if line is None:
                 return NEED_DATA
-            if line.endswith(b"\r"):
+            crlf = line.endswith(b"\r")
+            if crlf:
                 line = line[:-1]
             rows = self._rows
             if rows is None:
-                event = decode_line(kind, line)
+                event = decode_line(kind, line, crlf)
                 if event is not None:
                     self._pending.popleft()
                     return event

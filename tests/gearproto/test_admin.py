@@ -331,3 +331,32 @@ def test_eof_before_any_reply_is_a_plain_close() -> None:
     conn.receive_data(b"")
     assert drain(conn) == [gearproto.ConnectionClosed()]
     assert len(conn.pending) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "wire", "expected"),
+    [
+        # A function may be called "ERR x": a row with tabs is a row.
+        (
+            b"status",
+            b"ERR x\t1\t0\t2\n.\n",
+            StatusReply(
+                functions=(FunctionStatus(function=b"ERR x", total=1, running=0, workers=2),)
+            ),
+        ),
+        # So may a unique id; gearmand ends its ERR lines with CRLF, its rows with LF.
+        (b"show unique jobs", b"ERR x\n.\n", ShowUniqueJobsReply(uniques=(b"ERR x",))),
+        (b"status", b"ERR UNKNOWN_COMMAND x\n", AdminError(code=b"UNKNOWN_COMMAND", text=b"x")),
+        (
+            b"show unique jobs",
+            b"ERR UNKNOWN_SHOW_ARGUMENTS\r\n",
+            AdminError(code=b"UNKNOWN_SHOW_ARGUMENTS"),
+        ),
+    ],
+)
+def test_rows_that_look_like_errors(command: bytes, wire: bytes, expected: object) -> None:
+    conn = Connection(CLIENT)
+    words = command.split()
+    conn.send(AdminCommand(command=words[0], args=tuple(words[1:])))
+    conn.receive_data(wire)
+    assert conn.next_event() == expected
