@@ -311,21 +311,20 @@ def _e_sched(e: SubmitJobSched) -> Encoded:
 
 def _e_assign(e: JobAssign) -> Encoded:
     h, f, u, r = e.handle, e.function, e.unique, e.reducer
-    named: tuple[tuple[bytes, str, int | None], ...]
-    if r is not None:
-        if u is None:
-            raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
-        ptype, named = 40, ((h, "handle", 63), (f, "function", None), (u, "unique", None))
-        named += ((r, "reducer", None),)
-    elif u is not None:
-        ptype, named = 31, ((h, "handle", 63), (f, "function", None), (u, "unique", None))
-    else:
-        ptype, named = 11, ((h, "handle", 63), (f, "function", None))
+    if r is not None and u is None:
+        raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
     try:
-        fixed = b"\0".join([v for v, _, _ in named]) + b"\0"
+        if u is None:
+            ptype, nuls, fixed = 11, 2, h + b"\0" + f + b"\0"
+        elif r is None:
+            ptype, nuls, fixed = 31, 3, h + b"\0" + f + b"\0" + u + b"\0"
+        else:
+            ptype, nuls, fixed = 40, 4, h + b"\0" + f + b"\0" + u + b"\0" + r + b"\0"
     except TypeError:
-        fixed = b""
-    if fixed.count(0) != len(named) or len(h) > MAX_HANDLE_SIZE:
+        nuls, fixed = -1, b""
+    if fixed.count(0) != nuls or len(h) > MAX_HANDLE_SIZE:
+        named = [(h, "handle", MAX_HANDLE_SIZE), (f, "function", None)]
+        named += [(v, what, None) for v, what in ((u, "unique"), (r, "reducer")) if v is not None]
         fixed = _fixed(*named)
     d = e.data
     return ptype, fixed, d if type(d) is bytes else _data(d)
