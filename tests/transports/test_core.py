@@ -247,3 +247,15 @@ def test_servers_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert parse_servers(None) == [Address("127.0.0.1", 4730)]
     monkeypatch.setenv("GEARMAN_SERVERS", "g1:1,g2")
     assert parse_servers(None) == [Address("g1", 1), Address("g2", 4730)]
+
+
+def test_worker_session_polls_at_least_as_often_as_its_shortest_timeout() -> None:
+    # Awake while holding a timed job, the worker gets no NOOP when the server takes the
+    # job back after its CAN_DO_TIMEOUT: it must grab again on its own by then.
+    session = worker_session(wc.Capacity(2))
+    assert session.poll_interval(60.0) == 2.5
+    assert session.poll_interval(None) == 2.5
+    assert session.poll_interval(1.0) == 1.0
+    untimed = wc.WorkerSession(A, [wc.Function(b"f")], wc.Capacity(1))
+    assert untimed.poll_interval(60.0) == 60.0
+    assert untimed.poll_interval(None) is None

@@ -177,6 +177,18 @@ class WorkerSession:
         self._reserved = True
         return self.conn.send(self._grab)
 
+    def poll_interval(self, interval: float | None) -> float | None:
+        """How often to :meth:`poll`: ``interval``, or the shortest CAN_DO_TIMEOUT if shorter.
+
+        A connection holding a job of a function with a timeout stays awake (see
+        :meth:`receive`), so no NOOP comes when the server takes a timed-out job back
+        and queues it again: the worker must grab on its own, as often as the timeout.
+        """
+        timeouts = [f.timeout for f in self._functions if f.timeout]
+        if not timeouts:
+            return interval
+        return min(timeouts) if interval is None else min(interval, *timeouts)
+
     def poll(self) -> bytes:
         """GRAB even without a NOOP (gearmand 1.1 sends none when an epoch job falls due)."""
         if self.stopping or self.closed or self._reserved:
