@@ -1,0 +1,109 @@
+"""Faults end to end: a worker killed mid-job, a server killed with SQLite, failover."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.peers import RunningServer
+from tests.server.proc import env, run_ours
+from tests.transports.flavours import Flavour
+
+from .helpers import wait_until
+
+pytestmark = pytest.mark.timeout(45)
+
+
+def running(fl: Flavour, address: str, function: bytes) -> int:
+    with fl.admin(address) as admin:
+        return sum(s.running for s in admin.status() if s.function == function)
+
+
+def test_worker_killed_mid_job_completes_on_another(fl: Flavour, ours: RunningServer) -> None:
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.victim", fl.name, ours.address],
+        env=env(),
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        with fl.client(ours.address) as client:
+            task = client.add_task("slow", b"payload")
+            wait_until(lambda: running(fl, ours.address, b"slow") == 1, timeout=20)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            worker = fl.make_worker(ours.address)
+            worker.register("slow", lambda job: b"done " + bytes(job.data))
+            with fl.working(worker):
+                assert task.result(20) == b"done payload"
+    finally:
+        victim.kill()
+        victim.wait(10)
+
+
+def test_sqlite_jobs_survive_a_server_sigkill(fl: Flavour, tmp_path: Path) -> None:
+    args = ("--queue-type", "sqlite", "--sqlite-db", str(tmp_path / "queue.sqlite"))
+    jobs = {f"u{i}": b"job%d" % i for i in range(50)}
+    with run_ours(*args) as first:
+        with fl.client(first.address) as client:
+            for unique, data in jobs.items():
+                prio = ("high", "normal", "low")[int(unique[1:]) % 3]
+                client.submit_background("persist", data, unique=unique, priority=prio)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+    seen: list[bytes] = []
+    lock = threading.Lock()
+    all_done = threading.Event()
+    with run_ours(*args) as second:
+        worker = fl.make_worker(second.address)
+
+        def record(job: Any) -> None:
+            with lock:
+                seen.append(bytes(job.data))
+                if len(seen) == len(jobs):
+                    all_done.set()
+
+        worker.register("persist", record)
+        with fl.working(worker):
+            assert all_done.wait(20)
+            with fl.admin(second.address) as admin:
+                wait_until(lambda: not admin.show_jobs())
+    assert sorted(seen) == sorted(jobs.values())  # each ran, none twice
+
+
+def test_failover_when_one_of_our_servers_dies_mid_run(fl: Flavour) -> None:
+    with run_ours() as one, run_ours() as two:
+        servers = [one.address, two.address]
+        release = threading.Event()
+        started = threading.Semaphore(0)
+        worker = fl.make_worker(servers, concurrency=8)
+
+        @worker.function("slow")
+        def _slow(job: Any) -> bytes:
+            started.release()
+            assert release.wait(20)
+            return b"done " + bytes(job.data)
+
+        with fl.working(worker), fl.client(servers) as client:
+            tasks = [client.add_task("slow", b"%d" % i) for i in range(8)]
+            for _ in range(8):
+                assert started.acquire(timeout=10)
+            one.stop()  # four jobs were running through this server
+            release.set()
+            client.wait(tasks, 20)
+            outcomes: list[bytes | None] = []
+            for i, task in enumerate(tasks):
+                try:
+                    outcomes.append(task.result())
+                    assert outcomes[-1] == b"done %d" % i
+                except fl.ConnectionLost:
+                    outcomes.append(None)
+            # No job lost silently: each completed or told its caller the server was lost.
+            assert outcomes.count(None) == 4
+            more = [client.add_task("slow", b"%d" % i) for i in range(6)]
+            assert [t.result(20) for t in more] == [b"done %d" % i for i in range(6)]
