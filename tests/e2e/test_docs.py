@@ -122,3 +122,46 @@ def test_readme_examples(ours: RunningServer, capsys: pytest.CaptureFixture[str]
     finally:
         reader.close()
     assert "b'olleH'" in capsys.readouterr().out
+
+
+def test_howto_examples(ours: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Client] = []  # the example calls Client(...).submit(...) without a name
+    init = Client.__init__
+
+    def recording_init(self: Client, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Client, "__init__", recording_init)
+    worker = Worker(ours.address)
+    worker.register("reverse", lambda job: bytes(job.data[::-1]))
+    working = threading.Thread(target=worker.work, daemon=True)
+    working.start()
+    reader = Reader(ours)
+    try:
+        (call,) = rst_blocks(ROOT / "docs" / "howto" / "call-other-workers.rst")
+        reader.run(call, "docs/howto/call-other-workers.rst")
+        (concurrency,) = rst_blocks(ROOT / "docs" / "howto" / "worker-concurrency.rst")
+        reader.run(concurrency, "docs/howto/worker-concurrency.rst")
+        assert reader.namespace["worker"].__class__ is Worker
+    finally:
+        reader.close()
+        for client in made:
+            client.close()
+        worker.stop()
+        working.join(10)
+        worker.close()
+    assert len(made) == 1
+
+
+def test_server_embedding_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the example's queue.sqlite goes there
+    embed, scheduler = rst_blocks(ROOT / "docs" / "server" / "embedding.rst")
+    exec(compile(embed, "docs/server/embedding.rst block 1", "exec"), {"__name__": "__docs__"})
+    assert re.search(r"listening on \[\d+\]", capsys.readouterr().out)
+    assert (tmp_path / "queue.sqlite").exists()
+    ns: dict[str, Any] = {"__name__": "__docs__"}
+    exec(compile(scheduler, "docs/server/embedding.rst block 2", "exec"), ns)
+    assert ns["s"].handle(1, ns["gearproto"].GetStatus(handle=b"H:test:1"))
