@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.peers import RunningServer
+from tests.peers import RunningServer, free_port
 from tests.server.proc import env, run_ours
 from tests.transports.flavours import Flavour
 
-from .helpers import wait_until
+from .helpers import ours_on, wait_until
 
 pytestmark = pytest.mark.timeout(45)
 
@@ -107,3 +107,37 @@ def test_failover_when_one_of_our_servers_dies_mid_run(fl: Flavour) -> None:
             assert outcomes.count(None) == 4
             more = [client.add_task("slow", b"%d" % i) for i in range(6)]
             assert [t.result(20) for t in more] == [b"done %d" % i for i in range(6)]
+
+
+def test_sqlite_restart_in_place_with_a_job_running(fl: Flavour, tmp_path: Path) -> None:
+    # The worker stays up while the server is killed and restarted on the same port: it
+    # reconnects, and every acknowledged job runs, the one running at the crash again.
+    port = free_port()
+    args = ("--queue-type", "sqlite", "--sqlite-db", str(tmp_path / "q.sqlite"))
+    jobs = [b"job%d" % i for i in range(10)]
+    seen: list[bytes] = []
+    lock = threading.Lock()
+    first_started = threading.Event()
+    gate = threading.Event()
+    worker = fl.make_worker(f"127.0.0.1:{port}")
+
+    def record(job: Any) -> None:
+        with lock:
+            seen.append(bytes(job.data))
+        first_started.set()
+        assert gate.wait(20)
+
+    worker.register("persist", record)
+    with ours_on(port, *args) as first, fl.working(worker):
+        with fl.client(first.address) as client:
+            for data in jobs:
+                client.submit_background("persist", data)
+        assert first_started.wait(10)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+        gate.set()
+        with ours_on(port, *args):
+            wait_until(lambda: set(seen) == set(jobs), timeout=30)
+    assert seen[0] == jobs[0]
+    assert sorted(set(seen)) == sorted(jobs)
+    assert len(seen) in (len(jobs), len(jobs) + 1)  # only the interrupted one twice

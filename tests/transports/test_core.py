@@ -259,3 +259,18 @@ def test_worker_session_polls_at_least_as_often_as_its_shortest_timeout() -> Non
     untimed = wc.WorkerSession(A, [wc.Function(b"f")], wc.Capacity(1))
     assert untimed.poll_interval(60.0) == 60.0
     assert untimed.poll_interval(None) is None
+
+
+def test_background_jobs_without_a_unique_get_a_generated_one() -> None:
+    # Persistent queues key rows by (unique, function): empty uniques overwrite each
+    # other there. Like libgearman, background submits get a UUID; the server is still
+    # chosen round robin.
+    first = cc.make_task(b"f", b"", background=True)
+    second = cc.make_task(b"f", b"", epoch=1)
+    assert len(first.request.unique) == len(second.request.unique) == 36
+    assert first.request.unique != second.request.unique
+    assert first.key == second.key == b""
+    given = cc.make_task(b"f", b"", unique=b"mine", background=True)
+    assert (given.request.unique, given.key) == (b"mine", b"mine")
+    foreground = cc.make_task(b"f", b"")
+    assert (foreground.request.unique, foreground.key) == (b"", b"")

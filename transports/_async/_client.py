@@ -265,7 +265,7 @@ class Client:
         return conn
 
     async def _submit_state(self, state: TaskState) -> None:
-        order = self._pool.order(state.request.unique)
+        order = self._pool.order(state.key)
         errors: list[str] = []
         for address in order:
             if state.attempts > len(order):

@@ -11,6 +11,7 @@ never by order.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,8 +75,12 @@ def _nothing() -> None:
 class TaskState:
     """One submitted job as the client sees it: request, handle, updates, outcome."""
 
-    def __init__(self, request: gearproto.SubmitJob | gearproto.SubmitJobEpoch) -> None:
+    def __init__(
+        self, request: gearproto.SubmitJob | gearproto.SubmitJobEpoch, key: bytes | None = None
+    ) -> None:
         self.request = request
+        #: What picks the server: the unique id the caller gave (``b""``: round robin).
+        self.key = request.unique if key is None else key
         self.background = isinstance(request, gearproto.SubmitJobEpoch) or request.background
         self.handle: bytes | None = None
         self.server: Address | None = None
@@ -337,7 +342,16 @@ def make_task(
     background: bool = False,
     epoch: int | None = None,
 ) -> TaskState:
-    """A new :class:`TaskState` for a submit (an epoch job is always background)."""
+    """A new :class:`TaskState` for a submit (an epoch job is always background).
+
+    A background job without a unique id gets a generated one (a UUID, as libgearman
+    does): persistent queues key rows by (unique, function), so jobs with an empty
+    unique would overwrite each other there and be lost on a restart. Such a job is
+    still spread round robin, as if it had none.
+    """
+    key = unique
+    if not unique and (background or epoch is not None):
+        unique = str(uuid.uuid4()).encode()
     request: gearproto.SubmitJob | gearproto.SubmitJobEpoch
     if epoch is not None:
         request = gearproto.SubmitJobEpoch(
@@ -347,4 +361,4 @@ def make_task(
         request = gearproto.SubmitJob(
             function=function, unique=unique, data=data, priority=priority, background=background
         )
-    return TaskState(request)
+    return TaskState(request, key)
