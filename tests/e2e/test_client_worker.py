@@ -79,6 +79,8 @@ def test_unique_coalesces_and_every_caller_gets_the_result(
         third = one.add_task("once", b"z")  # no unique: never coalesces
         wait_handles([first, second, third])
         assert first.handle == second.handle != third.handle
+        status = one.get_status_unique("same")
+        assert (status.known, status.running, status.client_count) == (True, False, 2)
         worker = fl.make_worker(ours.address)
 
         @worker.function("once")
@@ -255,3 +257,11 @@ def test_many_jobs_in_flight_with_concurrency(fl: Flavour, ours: RunningServer) 
         tasks = [client.add_task("reverse", b"%d" % i) for i in range(200)]
         assert len(client.wait(tasks, 20)) == 200
         assert [t.result() for t in tasks] == [(b"%d" % i)[::-1] for i in range(200)]
+
+
+def test_large_payloads_both_ways(fl: Flavour, ours: RunningServer) -> None:
+    worker = fl.make_worker(ours.address)
+    worker.register("reverse", reverse)
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    with fl.working(worker), fl.client(ours.address) as client:
+        assert client.submit("reverse", payload, timeout=20) == payload[::-1]

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,28 @@ def test_sqlite_restart_in_place_with_a_job_running(fl: Flavour, tmp_path: Path)
     assert seen[0] == jobs[0]
     assert sorted(set(seen)) == sorted(jobs)
     assert len(seen) in (len(jobs), len(jobs) + 1)  # only the interrupted one twice
+
+
+def test_sqlite_epoch_job_survives_a_restart_and_wakes_the_worker(
+    fl: Flavour, tmp_path: Path
+) -> None:
+    args = ("--queue-type", "sqlite", "--sqlite-db", str(tmp_path / "queue.sqlite"))
+    when = int(time.time()) + 2
+    with run_ours(*args) as first:
+        with fl.client(first.address) as client:
+            client.submit_background("later", b"due", epoch=when)
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(10)
+    ran_at: list[float] = []
+    done = threading.Event()
+    with run_ours(*args) as second:
+        worker = fl.make_worker(second.address, poll_interval=3600)  # never polls
+
+        def later(job: Any) -> None:
+            ran_at.append(time.time())
+            done.set()
+
+        worker.register("later", later)
+        with fl.working(worker):
+            assert done.wait(15)
+    assert ran_at[0] >= when - 0.05
