@@ -6,6 +6,7 @@ flavour); the server is ours, started as a subprocess on a free loopback port.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,11 @@ __all__ = ["fl", "ours"]
 
 @pytest.fixture
 def ours() -> Iterator[RunningServer]:
-    """Our job server (asyncio backend, in-memory queue) on a free loopback port."""
-    with run_ours() as server:
+    """Our job server (in-memory queue) on a free loopback port.
+
+    Its backend is asyncio, or ``$GEARPROTO_E2E_BACKEND`` (``trio``) to run the suite
+    against the other one.
+    """
+    backend = os.environ.get("GEARPROTO_E2E_BACKEND", "asyncio")
+    with run_ours(f"--backend={backend}") as server:
         yield server

@@ -265,3 +265,18 @@ def test_large_payloads_both_ways(fl: Flavour, ours: RunningServer) -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB
     with fl.working(worker), fl.client(ours.address) as client:
         assert client.submit("reverse", payload, timeout=20) == payload[::-1]
+
+
+def test_function_registered_while_asleep_gets_jobs_already_queued(
+    fl: Flavour, ours: RunningServer
+) -> None:
+    done = threading.Event()
+    worker = fl.make_worker(ours.address, poll_interval=3600)
+    worker.register("reverse", reverse)
+    with fl.working(worker), fl.client(ours.address) as client:
+        assert client.submit("reverse", b"ab") == b"ba"  # the worker is up; it sleeps next
+        with fl.admin(ours.address) as admin:
+            wait_until(lambda: any(b"reverse" in w.functions for w in admin.workers()))
+        client.submit_background("late", b"")  # queued before anyone can do it
+        fl.call(worker.register, "late", lambda job: done.set())  # in its event loop
+        assert done.wait(10)

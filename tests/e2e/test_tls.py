@@ -34,9 +34,13 @@ def context(certs: Certs, *, client_cert: bool = False, ca: Path | None = None) 
     return ctx
 
 
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
 @pytest.mark.parametrize("mutual", [False, True], ids=["server-cert", "client-cert"])
-def test_client_worker_admin_over_tls(fl: Flavour, certs: Certs, mutual: bool) -> None:
-    with run_ours(*server_args(certs, verify_client=mutual)) as server:
+def test_client_worker_admin_over_tls(
+    fl: Flavour, certs: Certs, mutual: bool, backend: str
+) -> None:
+    args = server_args(certs, verify_client=mutual)
+    with run_ours(*args, f"--backend={backend}") as server:
         tls = context(certs, client_cert=mutual)
         worker = fl.make_worker(server.address, ssl=tls)
 

@@ -274,3 +274,16 @@ def test_background_jobs_without_a_unique_get_a_generated_one() -> None:
     assert (given.request.unique, given.key) == (b"mine", b"mine")
     foreground = cc.make_task(b"f", b"")
     assert (foreground.request.unique, foreground.key) == (b"", b"")
+
+
+def test_worker_session_asleep_grabs_after_registering_a_function() -> None:
+    # Jobs of the new function may be queued already; no NOOP would announce them.
+    session = worker_session(wc.Capacity(1))
+    session.handshake()
+    server = server_side()
+    out, _ = session.receive(server.send(gearproto.NoJob()))
+    assert session.sleeping
+    server.receive_data(out + session.register(wc.Function(b"new")))
+    events = list(server.events())
+    assert [type(e) for e in events][-2:] == [gearproto.CanDo, gearproto.GrabJobAll]
+    assert events[-2] == gearproto.CanDo(function=b"new")

@@ -162,9 +162,16 @@ class WorkerSession:
         return out + self.grab()
 
     def register(self, function: Function) -> bytes:
-        """CAN_DO for a function added while connected."""
+        """CAN_DO for a function added while connected (and a GRAB if asleep).
+
+        Jobs of the new function may already be queued, and a server wakes sleeping
+        workers only when a job is queued: a sleeping connection asks at once.
+        """
         self._functions.append(function)
-        return self.conn.send(function.can_do())
+        out = self.conn.send(function.can_do())
+        if self.sleeping:
+            out += self.poll()
+        return out
 
     def grab(self) -> bytes:
         """A GRAB if the connection is idle and a slot is free; else nothing."""
