@@ -167,3 +167,34 @@ def test_sqlite_epoch_job_survives_a_restart_and_wakes_the_worker(
         with fl.working(worker):
             assert done.wait(15)
     assert ran_at[0] >= when - 0.05
+
+
+@pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGTERM], ids=["SIGUSR1", "SIGTERM"])
+def test_shutdown_signals(fl: Flavour, sig: signal.Signals) -> None:
+    # SIGUSR1 is graceful: the running job finishes and its caller gets the result.
+    # SIGTERM stops at once: the caller is told the server was lost.
+    started = threading.Event()
+    release = threading.Event()
+    with run_ours() as server:
+        worker = fl.make_worker(server.address)
+
+        @worker.function("slow")
+        def _slow(job: Any) -> bytes:
+            started.set()
+            assert release.wait(20)
+            return b"finished"
+
+        with fl.working(worker), fl.client(server.address) as client:
+            task = client.add_task("slow")
+            assert started.wait(10)
+            server.proc.send_signal(sig)
+            if sig == signal.SIGUSR1:
+                with pytest.raises(subprocess.TimeoutExpired):
+                    server.proc.wait(timeout=0.3)  # a job is running: still up
+                release.set()
+                assert task.result(10) == b"finished"
+            else:
+                with pytest.raises(fl.ConnectionLost):
+                    task.result(10)
+                release.set()
+            assert server.proc.wait(timeout=10) == 0
