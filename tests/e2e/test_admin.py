@@ -10,6 +10,8 @@ import gearproto
 from tests.peers import RunningServer
 from tests.transports.flavours import Flavour
 
+from .helpers import wait_handles
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -31,6 +33,11 @@ def test_every_admin_command(fl: Flavour, ours: RunningServer) -> None:
 
         admin.cancel_job(handle)
         assert handle not in {j.handle for j in admin.show_jobs()}
+        waiting = client.add_task("queued", b"fg")
+        wait_handles([waiting])
+        admin.cancel_job(waiting.handle)  # its caller is told: WORK_FAIL
+        with pytest.raises(fl.JobFailed):
+            waiting.result(10)
         with pytest.raises(fl.AdminCommandError) as info:
             admin.cancel_job("H:nope:1")
         assert info.value.code == b"UNKNOWN_JOB"
