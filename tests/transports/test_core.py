@@ -247,3 +247,43 @@ def test_servers_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert parse_servers(None) == [Address("127.0.0.1", 4730)]
     monkeypatch.setenv("GEARMAN_SERVERS", "g1:1,g2")
     assert parse_servers(None) == [Address("g1", 1), Address("g2", 4730)]
+
+
+def test_worker_session_polls_at_least_as_often_as_its_shortest_timeout() -> None:
+    # Awake while holding a timed job, the worker gets no NOOP when the server takes the
+    # job back after its CAN_DO_TIMEOUT: it must grab again on its own by then.
+    session = worker_session(wc.Capacity(2))
+    assert session.poll_interval(60.0) == 2.5
+    assert session.poll_interval(None) == 2.5
+    assert session.poll_interval(1.0) == 1.0
+    untimed = wc.WorkerSession(A, [wc.Function(b"f")], wc.Capacity(1))
+    assert untimed.poll_interval(60.0) == 60.0
+    assert untimed.poll_interval(None) is None
+
+
+def test_background_jobs_without_a_unique_get_a_generated_one() -> None:
+    # Persistent queues key rows by (unique, function): empty uniques overwrite each
+    # other there. Like libgearman, background submits get a UUID; the server is still
+    # chosen round robin.
+    first = cc.make_task(b"f", b"", background=True)
+    second = cc.make_task(b"f", b"", epoch=1)
+    assert len(first.request.unique) == len(second.request.unique) == 36
+    assert first.request.unique != second.request.unique
+    assert first.key == second.key == b""
+    given = cc.make_task(b"f", b"", unique=b"mine", background=True)
+    assert (given.request.unique, given.key) == (b"mine", b"mine")
+    foreground = cc.make_task(b"f", b"")
+    assert (foreground.request.unique, foreground.key) == (b"", b"")
+
+
+def test_worker_session_asleep_grabs_after_registering_a_function() -> None:
+    # Jobs of the new function may be queued already; no NOOP would announce them.
+    session = worker_session(wc.Capacity(1))
+    session.handshake()
+    server = server_side()
+    out, _ = session.receive(server.send(gearproto.NoJob()))
+    assert session.sleeping
+    server.receive_data(out + session.register(wc.Function(b"new")))
+    events = list(server.events())
+    assert [type(e) for e in events][-2:] == [gearproto.CanDo, gearproto.GrabJobAll]
+    assert events[-2] == gearproto.CanDo(function=b"new")

@@ -184,3 +184,39 @@ def test_a_dead_server_is_retried_after_its_back_off(fl: Flavour) -> None:
                             break
                     assert time.monotonic() < deadline, "the server was never retried"
                     time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def hang_up() -> Iterator[str]:
+    """A server that accepts and closes every connection at once."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+
+
+def test_a_server_that_hangs_up_at_once_is_an_error_not_a_wait(fl: Flavour) -> None:
+    # The async clients used to write the request to a connection whose reader had
+    # already seen EOF, then wait for an answer that never came.
+    with hang_up() as address:
+        for _ in range(10):
+            with (
+                fl.client(address) as client,
+                pytest.raises((fl.NoServersAvailable, fl.ConnectionLost)),
+            ):
+                client.echo(b"x", timeout=5)

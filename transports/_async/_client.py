@@ -187,10 +187,14 @@ class Client(ClientBase[_Conn]):
         self._pool.succeeded(address)
         conn = self._conns[address] = _Conn(self, address, Link(stream))
         await self._tg.start(conn.run)
+        if conn.session.closed:
+            # The server hung up at once (e.g. it refused our TLS client certificate):
+            # a request written now would wait for an answer that never comes.
+            raise ConnectionLost(f"job server {address} closed the connection")
         return conn
 
     async def _submit_state(self, state: TaskState) -> None:
-        order = self._pool.order(state.request.unique)
+        order = self._pool.order(state.key)
         errors: list[str] = []
         for address in order:
             if state.attempts > len(order):

@@ -103,7 +103,7 @@ class _Conn:
         self.session, self.link = session, link
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.writer)
-            if worker._poll_interval:
+            if session.poll_interval(worker._poll_interval):
                 tg.start_soon(self._poll, session, link, worker._poll_interval)
             link.write(session.handshake())
             stream = link.stream
@@ -120,9 +120,11 @@ class _Conn:
             tg.cancel_scope.cancel()
 
     @staticmethod
-    async def _poll(session: core.WorkerSession, link: Link, interval: float) -> None:
+    async def _poll(session: core.WorkerSession, link: Link, interval: float | None) -> None:
         while True:
-            await anyio.sleep(interval)
+            wait = session.poll_interval(interval)
+            assert wait is not None  # the task starts only with an interval
+            await anyio.sleep(wait)
             link.write(session.poll())
 
     def finish(self, session: core.WorkerSession, event: gearproto.Event) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +78,12 @@ def _nothing() -> None:
 class TaskState:
     """One submitted job as the client sees it: request, handle, updates, outcome."""
 
-    def __init__(self, request: gearproto.SubmitJob | gearproto.SubmitJobEpoch) -> None:
+    def __init__(
+        self, request: gearproto.SubmitJob | gearproto.SubmitJobEpoch, key: bytes | None = None
+    ) -> None:
         self.request = request
+        #: What picks the server: the unique id the caller gave (``b""``: round robin).
+        self.key = request.unique if key is None else key
         self.background = isinstance(request, gearproto.SubmitJobEpoch) or request.background
         self.handle: bytes | None = None
         self.server: Address | None = None
@@ -341,9 +346,17 @@ def make_task(
     epoch: float | datetime.datetime | None = None,
     on_update: Callable[[Update], None] | None = None,
 ) -> TaskState:
-    """A new :class:`TaskState` from a submit's arguments (an epoch job is background)."""
+    """A new :class:`TaskState` for a submit (an epoch job is always background).
+
+    A background job without a unique id gets a generated one (a UUID, as libgearman
+    does): persistent queues key rows by (unique, function), so jobs with an empty
+    unique would overwrite each other there and be lost on a restart. Such a job is
+    still spread round robin, as if it had none.
+    """
     function_b, data_b = to_bytes(function, "function"), to_bytes(data, "data")
-    unique_b = to_bytes(unique, "unique")
+    unique_b = key = to_bytes(unique, "unique")
+    if not unique_b and (background or epoch is not None):
+        unique_b = str(uuid.uuid4()).encode()
     request: gearproto.SubmitJob | gearproto.SubmitJobEpoch
     if epoch is not None:
         request = gearproto.SubmitJobEpoch(
@@ -357,6 +370,6 @@ def make_task(
             priority=to_priority(priority),
             background=background,
         )
-    state = TaskState(request)
+    state = TaskState(request, key)
     state.on_update = on_update
     return state

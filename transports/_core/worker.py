@@ -166,9 +166,16 @@ class WorkerSession:
         return out + self.grab()
 
     def register(self, function: Function) -> bytes:
-        """CAN_DO for a function added while connected."""
+        """CAN_DO for a function added while connected (and a GRAB if asleep).
+
+        Jobs of the new function may already be queued, and a server wakes sleeping
+        workers only when a job is queued: a sleeping connection asks at once.
+        """
         self._functions.append(function)
-        return self.conn.send(function.can_do())
+        out = self.conn.send(function.can_do())
+        if self.sleeping:
+            out += self.poll()
+        return out
 
     def grab(self) -> bytes:
         """A GRAB if the connection is idle and a slot is free; else nothing."""
@@ -180,6 +187,18 @@ class WorkerSession:
             return b""
         self._reserved = True
         return self.conn.send(self._grab)
+
+    def poll_interval(self, interval: float | None) -> float | None:
+        """How often to :meth:`poll`: ``interval``, or the shortest CAN_DO_TIMEOUT if shorter.
+
+        A connection holding a job of a function with a timeout stays awake (see
+        :meth:`receive`), so no NOOP comes when the server takes a timed-out job back
+        and queues it again: the worker must grab on its own, as often as the timeout.
+        """
+        timeouts = [f.timeout for f in self._functions if f.timeout]
+        if not timeouts:
+            return interval
+        return min(timeouts) if interval is None else min(interval, *timeouts)
 
     def poll(self) -> bytes:
         """GRAB even without a NOOP (gearmand 1.1 sends none when an epoch job falls due)."""

@@ -185,7 +185,7 @@ class Client(ClientBase[_Conn]):
 
     def _submit_state(self, state: TaskState) -> None:
         """Under the lock: send ``state`` to the first server that takes it."""
-        order = self._pool.order(state.request.unique)
+        order = self._pool.order(state.key)
         errors: list[str] = []
         for address in order:
             if state.attempts > len(order):

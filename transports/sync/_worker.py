@@ -129,7 +129,7 @@ class _Conn:
         wake = worker._wake_r
         poll = worker._poll_interval
         while True:
-            timeout = poll
+            timeout = session.poll_interval(poll)
             readable = select.select([sock, wake], [], [], timeout)[0]
             if worker._closing.is_set():
                 return
@@ -169,6 +169,7 @@ class Worker(WorkerBase[Job]):
             sends WORK_FAIL.
         poll_interval: While asleep, grab again after this many seconds even without a
             NOOP (gearmand 1.1 never wakes workers when an epoch job falls due).
+            With CAN_DO_TIMEOUT functions, at least as often as the shortest timeout.
         ssl: ``True``, or an :class:`ssl.SSLContext`, to speak TLS (``True``: a
             default context, which verifies the server's certificate).
         connect_timeout: Seconds to wait for each connection.
