@@ -50,8 +50,14 @@ class Dispatch(JobBook):
                 peer.timeouts[f] = max(timeout, 1000) / 1000
             else:
                 peer.timeouts.pop(f, None)
-        if peer.sleeping and not peer.noop_sent and peer not in self._many_sleepers:
-            f.sleepers[peer] = None
+        if peer.sleeping and not peer.noop_sent:
+            if any(f.live):
+                # Jobs were waiting before this worker could do them: wake it now
+                # (gearmand waits for the next submit of the function).
+                peer.noop_sent = True
+                self._out.append((peer.cid, _NOOP))
+            elif peer not in self._many_sleepers:
+                f.sleepers[peer] = None
 
     def _cant_do(self, peer: Peer, e: CantDo) -> None:
         f = self.functions.get(e.function)

@@ -261,3 +261,16 @@ def test_handle_events_leaves_earlier_output_when_a_later_event_closes() -> None
     with pytest.raises(CloseConnection):
         s.handle_events(1, server.next_event)
     assert s.take_output() == [(1, gp.EchoRes(data=b"hi"))]
+
+
+def test_sleeping_worker_that_registers_a_busy_function_is_woken() -> None:
+    s, _ = make()
+    s.handle(1, gp.CanDo(function=b"f"))
+    assert s.handle(1, gp.PreSleep()) == []
+    submit(s, 3, func=b"g", background=True)  # nobody can do g yet
+    # gearmand would wait for the next submit of g; we wake the worker at once, once.
+    assert s.handle(1, gp.CanDo(function=b"g")) == [(1, gp.Noop())]
+    assert s.handle(1, gp.CanDo(function=b"h")) == []
+    assert s.handle(1, gp.GrabJobUniq())[0][1] == gp.JobAssign(
+        handle=b"H:t:1", function=b"g", unique=b"", data=b""
+    )
