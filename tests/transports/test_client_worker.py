@@ -1,4 +1,8 @@
-"""Client and worker features against the real gearmand, once per flavour."""
+"""Client and worker features, once per flavour.
+
+Tests that take the ``server`` fixture run against the real gearmand and against our
+own server; those that take ``gearmand`` depend on gearmand 1.1's own behaviour.
+"""
 
 from __future__ import annotations
 
@@ -19,25 +23,25 @@ def reverse(job: Any) -> bytes:
     return bytes(job.data[::-1])
 
 
-def test_reverse_headline(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address)
+def test_reverse_headline(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address)
 
     @worker.function("reverse")
     def _reverse(job: Any) -> bytes:
         return bytes(job.data[::-1])
 
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         assert client.submit("reverse", b"Hello World!") == b"!dlroW olleH"
         handle = client.submit_background("reverse", b"later", priority="low")
         assert handle.startswith(b"H:")
 
 
-def test_str_and_bytes_names_and_data(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address)
+def test_str_and_bytes_names_and_data(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address)
     worker.register(b"echo", lambda job: job.data)
     worker.register("text", lambda job: job.text.upper())
     worker.register("none", lambda job: None)
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         assert client.submit(b"echo", "héllo") == "héllo".encode()
         assert client.submit("echo", bytearray(b"\0\1\2")) == b"\0\1\2"
         assert client.submit("text", "abc") == b"ABC"
@@ -67,17 +71,17 @@ def test_background_at_each_priority_runs_in_priority_order(
 
 
 def test_unique_coalesces_and_both_callers_get_the_result(
-    fl: Flavour, gearmand: RunningServer
+    fl: Flavour, server: RunningServer
 ) -> None:
     runs: list[bytes] = []
-    with fl.client(gearmand.address) as one, fl.client(gearmand.address) as two:
+    with fl.client(server.address) as one, fl.client(server.address) as two:
         first = one.add_task("once", b"x", unique="same")
         fl_wait_handles([first])
         second = two.add_task("once", b"y", unique="same")
         third = one.add_task("once", b"z")  # no unique: never coalesces
         fl_wait_handles([first, second, third])
         assert first.handle == second.handle != third.handle
-        worker = fl.make_worker(gearmand.address)
+        worker = fl.make_worker(server.address)
 
         @worker.function("once")
         def _once(job: Any) -> bytes:
@@ -131,8 +135,8 @@ def test_epoch_job_runs_when_due(fl: Flavour, gearmand: RunningServer) -> None:
     assert ran_at[0] >= when - 0.05
 
 
-def test_updates_arrive_in_order_with_callbacks(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address)
+def test_updates_arrive_in_order_with_callbacks(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address)
 
     @worker.function("chatty")
     def _chatty(job: Any) -> bytes:
@@ -143,7 +147,7 @@ def test_updates_arrive_in_order_with_callbacks(fl: Flavour, gearmand: RunningSe
         return b"end"
 
     got: list[Any] = []
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         task = client.add_task("chatty", on_update=got.append)
         updates = list(task.updates())
         assert task.result() == b"end"
@@ -158,10 +162,10 @@ def test_updates_arrive_in_order_with_callbacks(fl: Flavour, gearmand: RunningSe
     assert got == updates
 
 
-def test_many_jobs_in_flight(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address, concurrency=4)
+def test_many_jobs_in_flight(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address, concurrency=4)
     worker.register("reverse", reverse)
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         tasks = [client.add_task("reverse", b"%d" % i) for i in range(200)]
         done = client.wait(tasks, 20)
         assert len(done) == 200
@@ -170,8 +174,8 @@ def test_many_jobs_in_flight(fl: Flavour, gearmand: RunningServer) -> None:
         assert len(first) == 1
 
 
-def test_exceptions_option(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address)
+def test_exceptions_option(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address)
 
     @worker.function("boom")
     def _boom(job: Any) -> None:
@@ -179,20 +183,20 @@ def test_exceptions_option(fl: Flavour, gearmand: RunningServer) -> None:
 
     worker.register("reverse", reverse)
     with fl.working(worker):
-        with fl.client(gearmand.address) as client:
+        with fl.client(server.address) as client:
             with pytest.raises(fl.JobException) as info:
                 client.submit("boom", "way")
             assert info.value.data == b"ValueError: no way"
             # The worker keeps running after a raising job.
             assert client.submit("reverse", b"ok") == b"ko"
-        with fl.client(gearmand.address, exceptions=False) as client:
+        with fl.client(server.address, exceptions=False) as client:
             with pytest.raises(fl.JobFailed) as failed:
                 client.submit("boom", "way")
             assert not isinstance(failed.value, fl.JobException)
 
 
-def test_work_fail(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address)
+def test_work_fail(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address)
 
     @worker.function("fail")
     def _fail(job: Any) -> bytes:
@@ -204,7 +208,7 @@ def test_work_fail(fl: Flavour, gearmand: RunningServer) -> None:
         raise fl.JobFailed()
 
     worker.register("bad_result", lambda job: 42)
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         for name in ("fail", "raise_fail"):
             with pytest.raises(fl.JobFailed) as info:
                 client.submit(name)
@@ -213,10 +217,10 @@ def test_work_fail(fl: Flavour, gearmand: RunningServer) -> None:
             client.submit("bad_result")
 
 
-def test_status_by_handle_and_unique(fl: Flavour, gearmand: RunningServer) -> None:
+def test_status_by_handle_and_unique(fl: Flavour, server: RunningServer) -> None:
     started = threading.Event()
     release = threading.Event()
-    worker = fl.make_worker(gearmand.address)
+    worker = fl.make_worker(server.address)
 
     @worker.function("slow")
     def _slow(job: Any) -> bytes:
@@ -225,7 +229,7 @@ def test_status_by_handle_and_unique(fl: Flavour, gearmand: RunningServer) -> No
         assert release.wait(10)
         return b"done"
 
-    with fl.working(worker), fl.client(gearmand.address) as client:
+    with fl.working(worker), fl.client(server.address) as client:
         task = client.add_task("slow", unique="track-me")
         assert started.wait(10)
         fl_wait_handles([task])
@@ -247,26 +251,26 @@ def test_status_by_handle_and_unique(fl: Flavour, gearmand: RunningServer) -> No
         assert not client.get_status_unique("track-me").known
 
 
-def test_echo(fl: Flavour, gearmand: RunningServer) -> None:
-    with fl.client(gearmand.address) as client:
+def test_echo(fl: Flavour, server: RunningServer) -> None:
+    with fl.client(server.address) as client:
         assert client.echo(b"\0binary\xff") == b"\0binary\xff"
         assert client.echo("text") == b"text"
 
 
-def test_timeouts_per_call_and_per_client(fl: Flavour, gearmand: RunningServer) -> None:
-    with fl.client(gearmand.address) as client, pytest.raises(fl.Timeout):
+def test_timeouts_per_call_and_per_client(fl: Flavour, server: RunningServer) -> None:
+    with fl.client(server.address) as client, pytest.raises(fl.Timeout):
         client.submit("nobody", b"", timeout=0.2)
-    with fl.client(gearmand.address, timeout=0.2) as client, pytest.raises(TimeoutError):
+    with fl.client(server.address, timeout=0.2) as client, pytest.raises(TimeoutError):
         client.submit("nobody", b"")
         # A foreground job whose caller gave up is dropped when the client leaves.
 
 
-def test_client_id_and_worker_id(fl: Flavour, gearmand: RunningServer) -> None:
-    worker = fl.make_worker(gearmand.address, client_id="the-worker")
+def test_client_id_and_worker_id(fl: Flavour, server: RunningServer) -> None:
+    worker = fl.make_worker(server.address, client_id="the-worker")
     worker.register("reverse", reverse)
-    with fl.working(worker), fl.client(gearmand.address, client_id="the-client") as client:
+    with fl.working(worker), fl.client(server.address, client_id="the-client") as client:
         assert client.submit("reverse", b"ab") == b"ba"
-        with fl.admin(gearmand.address) as admin:
+        with fl.admin(server.address) as admin:
             ids = {w.client_id: w.functions for w in admin.workers()}
     assert ids[b"the-worker"] == (b"reverse",)
     assert ids[b"the-client"] == ()
