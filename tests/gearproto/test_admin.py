@@ -293,6 +293,7 @@ def test_list_reply_limited_by_max_packet_size() -> None:
         AdminCommand(command=b"st\rtus"),
         AdminCommand(command=b"st\0tus"),
         AdminCommand(command=b"show", args=(b"",)),
+        # str or int words, as an untyped caller might pass: refused, not sent.
         AdminCommand(command="status"),  # type: ignore[arg-type]
         AdminCommand(command=b"cancel", args=(b"job", 1)),  # type: ignore[arg-type]
     ],

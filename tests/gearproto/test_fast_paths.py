@@ -73,6 +73,7 @@ def test_send_vectored_refuses_over_4_gib() -> None:
 @pytest.mark.parametrize(
     "event",
     [
+        # str where bytes are due, as an untyped caller might pass: refused, not sent.
         E.JobAssign(handle="H:1", function=b"f"),  # type: ignore[arg-type]
         E.JobAssign(handle=b"H:1", function=b"f", unique="u"),  # type: ignore[arg-type]
         E.JobAssign(handle=b"H:1", function=b"f\0"),
@@ -82,14 +83,6 @@ def test_send_vectored_refuses_over_4_gib() -> None:
 def test_bad_job_assign_is_refused(event: E.JobAssign) -> None:
     with pytest.raises(LocalProtocolError):
         Connection(SERVER).send(event)
-
-
-@pytest.mark.parametrize(
-    "limits", [{"max_field_size": 0}, {"max_line_size": 1}, {"max_packet_size": -1}]
-)
-def test_limits_must_be_sane(limits: dict[str, int]) -> None:
-    with pytest.raises(ValueError):
-        Connection(SERVER, **limits)
 
 
 def test_work_fail_converted_by_gearmand_loses_its_trailing_nul() -> None:

@@ -236,13 +236,15 @@ def test_receive_after_eof_is_a_local_error() -> None:
         (("client",), {}, TypeError),
         ((CLIENT,), {"max_packet_size": -1}, ValueError),
         ((CLIENT,), {"max_packet_size": 2**32 - 1}, ValueError),
+        ((SERVER,), {"max_field_size": 0}, ValueError),
+        ((SERVER,), {"max_line_size": 1}, ValueError),
     ],
 )
 def test_bad_connection_arguments(
     args: tuple[object, ...], kwargs: dict[str, int], exc: type[Exception]
 ) -> None:
     with pytest.raises(exc):
-        Connection(*args, **kwargs)  # type: ignore[arg-type]
+        Connection(*args, **kwargs)  # type: ignore[arg-type]  # wrong types on purpose
 
 
 def test_max_payload_size_is_accepted() -> None:

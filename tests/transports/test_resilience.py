@@ -7,13 +7,14 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 import gearproto
 from tests.peers import RunningServer, free_port, run_gearmand
+from tests.server.proc import run_ours
 
 from .flavours import Flavour
 from .servers import gearmand_on
@@ -128,8 +129,13 @@ def test_jobs_spread_by_unique_and_round_robin(fl: Flavour) -> None:
             assert unique.encode() not in held[1 - expected]
 
 
-def test_failover_when_a_server_dies_mid_run(fl: Flavour) -> None:
-    with run_gearmand("--threads=1") as one, run_gearmand("--threads=1") as two:
+@pytest.mark.parametrize(
+    "start", [lambda: run_gearmand("--threads=1"), run_ours], ids=["gearmand", "gearproto-server"]
+)
+def test_failover_when_a_server_dies_mid_run(
+    fl: Flavour, start: Callable[[], contextlib.AbstractContextManager[RunningServer]]
+) -> None:
+    with start() as one, start() as two:
         servers = [one.address, two.address]
         release = threading.Event()
         started = threading.Semaphore(0)
