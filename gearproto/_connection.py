@@ -57,7 +57,7 @@ from ._admin import (
     encode_reply,
     reply_kind,
 )
-from ._decode import TABLE, Entry, SmallDecoder
+from ._decode import TABLE, Entry, SmallDecoder, split_prefix
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     AllYours,
@@ -107,7 +107,6 @@ from ._packets import (
     REQ,
     RES,
     PacketType,
-    split_prefix,
 )
 
 __all__ = (
@@ -217,10 +216,10 @@ _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
 class _Large:
     """A data packet being collected read by read."""
 
-    __slots__ = ("fields", "have", "need", "parts", "ptype")
+    __slots__ = ("entry", "fields", "have", "need", "parts")
 
-    def __init__(self, ptype: int, fields: list[bytes], first: bytes, need: int) -> None:
-        self.ptype = ptype
+    def __init__(self, entry: Entry, fields: list[bytes], first: bytes, need: int) -> None:
+        self.entry = entry
         self.fields = fields
         self.parts = [first]
         self.have = len(first)
@@ -353,7 +352,7 @@ class Connection:
             return
         if HEADER_SIZE + size > len(buf):
             try:
-                self._start_large(ptype, HEADER_SIZE, HEADER_SIZE + size)
+                self._start_large(info[2], HEADER_SIZE, HEADER_SIZE + size)
             except RemoteProtocolError:
                 pass  # next_event() finds and reports it
 
@@ -440,7 +439,7 @@ class Connection:
         _magic, ptype, size = _unpack(buf, pos)
         entry = self._accept[ptype][2]
         if entry.data and size > _LARGE and not self._eof:
-            return self._start_large(ptype, pos + HEADER_SIZE, pos + HEADER_SIZE + size)
+            return self._start_large(entry, pos + HEADER_SIZE, pos + HEADER_SIZE + size)
         return self._incomplete(n - pos, size + HEADER_SIZE)
 
     def _too_big(self, entry: Entry, size: int) -> RemoteProtocolError:
@@ -481,9 +480,7 @@ class Connection:
             f"max_field_size {self._max_field} (payload {size} bytes)"
         )
 
-    def _start_large(self, ptype: int, start: int, end: int) -> Literal[_Need.NEED_DATA]:
-        entry = TABLE[ptype]
-        assert entry is not None
+    def _start_large(self, entry: Entry, start: int, end: int) -> Literal[_Need.NEED_DATA]:
         buf = self._buf
         n = len(buf)
         fields: list[bytes] = []
@@ -497,7 +494,7 @@ class Connection:
                 return NEED_DATA
             fields = found
             pos = start + sum(map(len, fields)) + len(fields)
-        self._large = _Large(ptype, fields, buf[pos:n], end - pos)
+        self._large = _Large(entry, fields, buf[pos:n], end - pos)
         self._buf = b""
         self._pos = 0
         self._scan = 0
@@ -511,10 +508,8 @@ class Connection:
         self._large = None
         parts = large.parts
         data = parts[0] if len(parts) == 1 else b"".join(parts)
-        del large.parts, parts
-        entry = TABLE[large.ptype]
-        assert entry is not None
-        event = entry.from_fields([*large.fields, data])
+        del large.parts, parts  # the joined data is now the only copy
+        event = large.entry.from_fields([*large.fields, data])
         return event if self._server else self._received(event)
 
     # ------------------------------------------------------------------ text

@@ -256,5 +256,22 @@ def _generate(ptype: int) -> Entry:
     return Entry(argc, data, env["small"], env["fast"], env["from_fields"], PacketType(ptype).name)
 
 
+def split_prefix(buf: bytes, start: int, argc: int, nul_limit: int) -> list[bytes] | None:
+    """The ``argc`` NUL-terminated fields from ``buf[start:]``, or ``None`` if one is missing.
+
+    NULs are searched for only before ``nul_limit``: unlike gearmand, a missing NUL is an
+    error, never a reason to read on into the next packet.
+    """
+    fields: list[bytes] = []
+    pos = start
+    for _ in range(argc):
+        nul = buf.find(b"\0", pos, nul_limit)
+        if nul < 0:
+            return None
+        fields.append(buf[pos:nul])
+        pos = nul + 1
+    return fields
+
+
 #: Indexed by packet type; ``None`` for 0 (TEXT, internal to gearmand).
 TABLE: Final[list[Entry | None]] = [None, *(_generate(t) for t in range(1, 43))]

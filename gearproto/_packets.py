@@ -1,4 +1,4 @@
-"""The binary wire codec: packet numbers, the argument table, encode and decode.
+"""The binary wire format: packet numbers, the argument table, and the encoders.
 
 Every Gearman packet is a 12-byte header (magic ``\\0REQ`` or ``\\0RES``, type and
 payload size as big-endian uint32) and a payload of NUL-separated fields. How the
@@ -7,7 +7,8 @@ payload splits is fixed per packet type by gearmand's command table
 last NUL (``data=True``) or a last field with no terminator (``data=False``). Only the
 last part may contain NUL bytes.
 
-This module is pure functions and tables; :mod:`gearproto._connection` drives it.
+This module is pure functions and tables; the decoders are generated in
+:mod:`gearproto._decode` from the same table; :mod:`gearproto._connection` drives both.
 """
 
 from __future__ import annotations
@@ -189,23 +190,6 @@ BOTH_WAYS: Final = frozenset(
 RECEIVED_BY_PEER: Final = RES_ONLY | BOTH_WAYS
 #: Packets a server may receive (REQ magic).
 RECEIVED_BY_SERVER: Final = frozenset(LAYOUT) - RES_ONLY
-
-
-def split_prefix(buf: bytes, start: int, argc: int, nul_limit: int) -> list[bytes] | None:
-    """The ``argc`` NUL-terminated fields from ``buf[start:]``, or ``None`` if one is missing.
-
-    NULs are searched for only before ``nul_limit``: unlike gearmand, a missing NUL is an
-    error, never a reason to read on into the next packet.
-    """
-    fields: list[bytes] = []
-    pos = start
-    for _ in range(argc):
-        nul = buf.find(b"\0", pos, nul_limit)
-        if nul < 0:
-            return None
-        fields.append(buf[pos:nul])
-        pos = nul + 1
-    return fields
 
 
 # --------------------------------------------------------------------------- encode
