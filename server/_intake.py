@@ -60,6 +60,7 @@ class Intake(JobBook):
             self._add(peer, e.function, e.unique, e.data, prio, background)
             return
         # The common case, inlined: no coalescing, no limit, nothing to persist or wake.
+        # This is _add() + queueing for that case; change them together.
         self._counter += 1
         handle = self.handle_prefix + b"%d" % self._counter
         job = Job(handle, f, b"", e.data, prio, background)

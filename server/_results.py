@@ -82,7 +82,8 @@ class Results(JobBook):
         if type(e) is WorkException:
             peer.last_exception = e.handle
         elif len(clients) == 1 and not job.unique and not job.persisted:
-            # The common case, inlined: one client, nothing indexed or stored.
+            # The common case, inlined: one client, nothing indexed or stored. This is
+            # _finish() + _forget() for that case; change them together.
             client = clients[0]
             self._out.append((client.cid, e))
             del peer.jobs[job.handle]
