@@ -43,8 +43,9 @@ A Connection is not thread-safe; one task or thread should own it.
 from __future__ import annotations
 
 import enum
+import struct
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Final, Literal
 
 from ._admin import (
@@ -209,14 +210,26 @@ _SENDABLE: Final[dict[Role, frozenset[type[Event]]]] = {
 _FINISH: Final = frozenset({WorkComplete, WorkFail, WorkException})
 _WORK: Final = _FINISH | {WorkData, WorkWarning, WorkStatus}
 _unpack: Final = HEADER.unpack_from
+_unpack_key: Final = struct.Struct(">QI").unpack_from
 _pack: Final = HEADER.pack
 _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
+#: Packet types a client or worker receives that never pair with a request.
+_UNPAIRED: Final = frozenset(
+    {
+        PacketType.WORK_DATA,
+        PacketType.WORK_WARNING,
+        PacketType.WORK_STATUS,
+        PacketType.WORK_COMPLETE,
+        PacketType.WORK_FAIL,
+        PacketType.WORK_EXCEPTION,
+    }
+)
 
 
 class _Large:
     """A data packet being collected read by read."""
 
-    __slots__ = ("entry", "fields", "have", "need", "parts")
+    __slots__ = ("entry", "fields", "have", "need", "parts", "rest")
 
     def __init__(self, entry: Entry, fields: list[bytes], first: bytes, need: int) -> None:
         self.entry = entry
@@ -224,6 +237,7 @@ class _Large:
         self.parts = [first]
         self.have = len(first)
         self.need = need
+        self.rest: list[bytes] = []
 
 
 class Connection:
@@ -260,12 +274,19 @@ class Connection:
         self._our_magic = RES if self._server else REQ
         self._their_magic = REQ if self._server else RES
         receivable = RECEIVED_BY_SERVER if self._server else RECEIVED_BY_PEER
-        self._accept: dict[int, tuple[SmallDecoder, int, Entry]] = {}
+        # Keyed by the header's first 8 bytes read as one integer (magic, then type), so
+        # one lookup checks both; a miss goes the slow way to find out what is wrong.
+        magic = int.from_bytes(self._their_magic, "big") << 32
+        # Per packet type: its small decoder, size limit, table entry, the size limit of
+        # the fast path, and whether the pairing code must see the event.
+        self._accept: dict[int, tuple[SmallDecoder, int, Entry, int, bool]] = {}
         for ptype in receivable:
             entry = TABLE[ptype]
             assert entry is not None
             limit = max_packet_size if entry.data else min(max_packet_size, max_field_size)
-            self._accept[ptype] = (entry.small, limit, entry)
+            pair = not self._server and ptype not in _UNPAIRED
+            info = (entry.small, limit, entry, min(limit, max_field_size), pair)
+            self._accept[magic | ptype] = info
         self._sendable = _SENDABLE[role]
         self._track = not self._server
         # send()'s fast path: binary events this role may send, while the connection is
@@ -321,22 +342,27 @@ class Connection:
             return
         chunk = data if type(data) is bytes else bytes(data)
         large = self._large
-        if large is not None and large.have < large.need:
+        if large is not None:
+            # The buffer stays empty while a large packet is collected, so the fast path
+            # of next_event() falls through to finishing it; later bytes wait in `rest`.
             room = large.need - large.have
             if len(chunk) <= room:
                 large.parts.append(chunk)
                 large.have += len(chunk)
-                return
-            large.parts.append(chunk[:room])
-            large.have = large.need
-            chunk = chunk[room:]
+            elif room:
+                large.parts.append(chunk[:room])
+                large.have = large.need
+                large.rest.append(chunk[room:])
+            else:
+                large.rest.append(chunk)
+            return
         if self._pos >= len(self._buf):
             self._buf = chunk
             self._scan = 0
         else:
             self._buf = self._buf[self._pos :] + chunk
             self._scan = max(0, self._scan - self._pos)
-            if len(self._buf) > _LARGE and self._large is None:
+            if len(self._buf) > _LARGE:
                 self._maybe_start_large()
         self._pos = 0
 
@@ -346,9 +372,9 @@ class Connection:
         buf = self._buf
         if buf[0] or self._state is not ConnectionState.OPEN:
             return
-        magic, ptype, size = _unpack(buf, 0)
-        info = self._accept.get(ptype)
-        if info is None or magic != self._their_magic or size > info[1] or not info[2].data:
+        key, size = _unpack_key(buf, 0)
+        info = self._accept.get(key)
+        if info is None or size > info[1] or not info[2].data:
             return
         if HEADER_SIZE + size > len(buf):
             try:
@@ -365,31 +391,24 @@ class Connection:
         Raises:
             RemoteProtocolError: the peer sent invalid bytes; the connection is poisoned.
         """
+        buf = self._buf
+        pos = self._pos
         try:
-            buf = self._buf
-            pos = self._pos
-            n = len(buf)
-            if n - pos < HEADER_SIZE or buf[pos] or self._large is not None:
-                return self._slow_event()
-            magic, ptype, size = _unpack(buf, pos)
-            info = self._accept.get(ptype)
-            if info is None or magic != self._their_magic:
-                raise self._bad_header(magic, ptype)
-            small, limit, entry = info
-            if size > limit:
-                raise self._too_big(entry, size)
-            start = pos + HEADER_SIZE
-            end = start + size
-            if end > n:
-                return self._slow_event()
-            if size <= self._max_field:
-                event = small(buf[start:end])
-            else:
-                event = entry.fast(buf, start, end, start + self._max_field)
+            key, size = _unpack_key(buf, pos)
+        except struct.error:  # fewer than 12 bytes: also while a large packet is collected
+            return self._slow_event()
+        info = self._accept.get(key)
+        end = pos + HEADER_SIZE + size
+        # Anything but a small, complete, valid packet (text, errors, large or partial
+        # packets) goes the slow way.
+        if info is None or size > info[3] or end > len(buf):
+            return self._slow_event()
+        try:
+            event = info[0](buf[pos + HEADER_SIZE : end])
             if event is None:
-                raise self._missing_nul(entry.name, size)
+                raise self._missing_nul(info[2].name, size)
             self._pos = end
-            return event if self._server else self._received(event)
+            return self._received(event) if info[4] else event
         except RemoteProtocolError:
             self._poison()
             raise
@@ -403,8 +422,12 @@ class Connection:
         self._pos = 0
         self._large = None
 
-    def events(self) -> Iterable[Event]:
-        """Every event that the bytes received so far complete (stops at NEED_DATA)."""
+    def events(self) -> Iterator[Event]:
+        """Every event that the bytes received so far complete (stops at NEED_DATA).
+
+        Events are decoded one at a time as the iterator is advanced, so sending
+        between them is fine.
+        """
         while True:
             event = self.next_event()
             if event is NEED_DATA:
@@ -414,7 +437,14 @@ class Connection:
                 return
 
     def _slow_event(self) -> Event | Literal[_Need.NEED_DATA]:
-        """Everything but a complete binary packet: errors, EOF, text, partial input."""
+        """Everything but a small complete packet: errors, EOF, text, large or partial input."""
+        try:
+            return self._slow()
+        except RemoteProtocolError:
+            self._poison()
+            raise
+
+    def _slow(self) -> Event | Literal[_Need.NEED_DATA]:
         if self._state is ConnectionState.ERROR:
             raise RemoteProtocolError("the connection is in the ERROR state")
         if self._large is not None:
@@ -436,11 +466,28 @@ class Connection:
             if not (REQ.startswith(head) or RES.startswith(head)):
                 raise RemoteProtocolError(f"bad magic {head!r} (gearmand closes)")
             return self._incomplete(n - pos, HEADER_SIZE)
-        _magic, ptype, size = _unpack(buf, pos)
-        entry = self._accept[ptype][2]
-        if entry.data and size > _LARGE and not self._eof:
-            return self._start_large(entry, pos + HEADER_SIZE, pos + HEADER_SIZE + size)
-        return self._incomplete(n - pos, size + HEADER_SIZE)
+        return self._binary(buf, pos)
+
+    def _binary(self, buf: bytes, pos: int) -> Event | Literal[_Need.NEED_DATA]:
+        """A binary packet that is large, incomplete or invalid."""
+        key, size = _unpack_key(buf, pos)
+        info = self._accept.get(key)
+        if info is None:
+            raise self._bad_header(*_unpack(buf, pos)[:2])
+        _small, limit, entry, _, _ = info
+        if size > limit:
+            raise self._too_big(entry, size)
+        start = pos + HEADER_SIZE
+        end = start + size
+        if end > len(buf):
+            if entry.data and size > _LARGE and not self._eof:
+                return self._start_large(entry, start, end)
+            return self._incomplete(len(buf) - pos, size + HEADER_SIZE)
+        event = entry.fast(buf, start, end, start + self._max_field)
+        if event is None:
+            raise self._missing_nul(entry.name, size)
+        self._pos = end
+        return event if self._server else self._received(event)
 
     def _too_big(self, entry: Entry, size: int) -> RemoteProtocolError:
         if size > self._max_packet:
@@ -506,6 +553,11 @@ class Connection:
         if large.have < large.need:
             return self._incomplete(large.have, large.need)
         self._large = None
+        rest = large.rest
+        if rest:
+            self._buf = rest[0] if len(rest) == 1 else b"".join(rest)
+            self._pos = 0
+            self._scan = 0
         parts = large.parts
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         del large.parts, parts  # the joined data is now the only copy
