@@ -19,6 +19,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from ._build import speed_up_all
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import Event
 
@@ -418,3 +419,6 @@ def decode_line(kind: ReplyKind, line: bytes, crlf: bool) -> Event | None:
     if kind is ReplyKind.OTHER:
         return None
     raise _bad(kind, line)
+
+
+speed_up_all(globals(), Event)

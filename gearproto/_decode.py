@@ -10,7 +10,7 @@ decoders specialised for its fields, generated from one row of :data:`SPEC`:
 * ``from_fields(fields)`` for large packets whose data arrived in pieces.
 
 They return ``None`` when a NUL is missing. Events are built through a layout-compatible
-"twin" class rather than the frozen ``__init__`` (see :func:`_twin`).
+"twin" class rather than the frozen ``__init__`` (see :mod:`gearproto._build`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
+from ._build import twin
 from ._errors import RemoteProtocolError
 from ._events import (
     AllYours,
@@ -187,28 +188,11 @@ class Entry(NamedTuple):
     name: str
 
 
-_TWINS: dict[type[Event], type[Event]] = {}
-
-
-def _twin(cls: type[Event]) -> type[Event]:
-    """A mutable class with ``cls``'s slot layout.
-
-    A frozen dataclass can only set its slots through ``object.__setattr__``, which is
-    the receive path's largest cost. A decoder instead makes a bare twin with
-    ``object.__new__``, fills its slots with plain (specialised, C-speed) attribute
-    stores and then switches its ``__class__`` to the frozen event class: about half
-    the time of the frozen ``__init__``.
-    """
-    if cls not in _TWINS:
-        _TWINS[cls] = type(f"_{cls.__name__}Twin", (Event,), {"__slots__": cls.__slots__})
-    return _TWINS[cls]
-
-
 def _generate(ptype: int) -> Entry:
     cls, wire, constants = SPEC[ptype]
     argc, data = LAYOUT[ptype]
     assert len(wire) == argc + data, PacketType(ptype).name
-    env: dict[str, Any] = {"cls": cls, "twin": _twin(cls), "new": object.__new__}
+    env: dict[str, Any] = {"cls": cls, "twin": twin(cls), "new": object.__new__}
     given: dict[str, str] = {}
     for i, spec in enumerate(wire):
         name, _, conv = spec.partition(":")

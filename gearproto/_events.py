@@ -12,7 +12,11 @@ Direction notes use C (client), W (worker) and S (server).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ._build import plain_new, rebuild, speed_up_all
 
 __all__ = (
     "AllYours",
@@ -67,6 +71,15 @@ class Event:
     """Base class of every event."""
 
     __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if inspect.get_annotations(cls) and cls.__mro__[1] is not Event:
+            cls.__new__ = plain_new  # type: ignore[method-assign]  # a subclass adds fields
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        names = [f.name for f in fields(self)]  # type: ignore[arg-type]
+        return rebuild, (type(self), {n: getattr(self, n) for n in names})
 
 
 # --------------------------------------------------------------------------- worker
@@ -429,3 +442,6 @@ class Unused(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed(Event):
     """The peer closed its side of the connection (end of stream, not a packet)."""
+
+
+speed_up_all(globals(), Event)
