@@ -102,6 +102,7 @@ from ._packets import (
     ENCODE,
     HEADER,
     HEADER_SIZE,
+    LAYOUT,
     MAX_PAYLOAD_SIZE,
     RECEIVED_BY_PEER,
     RECEIVED_BY_SERVER,
@@ -188,6 +189,8 @@ _ANSWERS: Final[dict[type[Event], frozenset[type[Event]]]] = {
     AllYours: frozenset({Error}),
     Unused: frozenset({Error}),
 }
+#: Requests that only wait in the FIFO for their answer (no other state to check).
+_QUEUED: Final = frozenset(_ANSWERS) - set(_GRABS)
 _REPLIES: Final = frozenset({JobCreated, StatusRes, StatusResUnique, EchoRes, OptionRes})
 _COMMON: Final = frozenset({EchoReq, OptionReq, SetClientId, AdminCommand, Unused})
 _SERVER_SENDS: Final = frozenset(
@@ -661,13 +664,16 @@ class Connection:
         encode = self._encoders.get(type(event))
         if encode is None:
             return b"".join(self.send_vectored(event))
-        ptype, fixed, data = encode(event)
-        size = len(fixed) + len(data)
-        if size > MAX_PAYLOAD_SIZE:
-            raise LocalProtocolError(f"payload of {size} bytes is over the protocol's 4 GiB")
+        ptype, fields = encode(event)
+        if len(fields[-1]) > _LARGE:  # no copy of a large data part here, and the size check
+            return b"".join(self.send_vectored(event))
         if self._track:
-            self._sent(event, type(event))
-        return _pack(self._our_magic, ptype, size) + fixed + data
+            if type(event) in _QUEUED:
+                self._pending.append(event)
+            else:
+                self._sent(event, type(event))
+        payload = b"\0".join(fields)
+        return _pack(self._our_magic, ptype, len(payload)) + payload
 
     def send_vectored(self, event: Event) -> list[bytes]:
         """Like :meth:`send`, with the header and the payload's data part as separate items.
@@ -686,14 +692,17 @@ class Connection:
             return [line]
         if kind in ADMIN_REPLIES:
             return [encode_reply(event)]
-        ptype, fixed, data = ENCODE[kind](event)
-        size = len(fixed) + len(data)
+        ptype, fields = ENCODE[kind](event)
+        size = sum(map(len, fields)) + len(fields) - 1
         if size > MAX_PAYLOAD_SIZE:
             raise LocalProtocolError(f"payload of {size} bytes is over the protocol's 4 GiB")
         if self._track:
             self._sent(event, kind)
-        head = _pack(self._our_magic, ptype, size) + fixed
-        return [head, data] if data else [head]
+        head = _pack(self._our_magic, ptype, size)
+        data = fields[-1]
+        if LAYOUT[ptype][1] and data:  # the last field is the data part: keep it apart
+            return [head + b"".join(f + b"\0" for f in fields[:-1]), data]
+        return [head + b"\0".join(fields)]
 
     def _sent(self, event: Event, kind: type[Event]) -> None:
         # Checks come before any change, so a refused event leaves the state untouched.

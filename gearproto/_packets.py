@@ -201,14 +201,20 @@ MAX_HANDLE_SIZE: Final = 63
 MAX_CLIENT_ID_SIZE: Final = 254
 MAX_OPTION_SIZE: Final = 63
 
-Encoded = tuple[int, bytes, bytes]
-"""(packet type, NUL-joined fixed fields, trailing data or last field)."""
+Encoded = tuple[int, tuple[bytes, ...]]
+"""(packet type, the payload's fields in wire order): the payload is their NUL-join.
+
+Every packet is laid out this way: NUL-terminated arguments, then the data part or the
+last argument. Packets without a payload have the one field ``b""``.
+"""
+
+_EMPTY: Final = (b"",)
 
 
 def _check(value: bytes, what: str, limit: int | None = None) -> bytes:
     if not isinstance(value, bytes):
         raise LocalProtocolError(f"{what} must be bytes, not {type(value).__name__}")
-    if b"\0" in value:
+    if 0 in value:  # the fast NUL test: `b"\0" in value` takes several times longer
         raise LocalProtocolError(f"{what} must not contain a NUL byte: {value!r}")
     if limit is not None and len(value) > limit:
         raise LocalProtocolError(f"{what} is {len(value)} bytes; the limit is {limit}")
@@ -227,13 +233,8 @@ def _int(value: int, what: str, low: int = 0, high: int = 2**32 - 1) -> bytes:
     return b"%d" % value
 
 
-def _fixed(*named: tuple[bytes, str, int | None]) -> bytes:
-    """NUL-terminate and join fixed fields, checking each one (the slow, precise path)."""
-    return b"".join(_check(value, what, limit) + b"\0" for value, what, limit in named)
-
-
 def _e_submit(e: SubmitJob) -> Encoded:
-    p, bg, f, u = e.priority, e.background, e.function, e.unique
+    p, bg, f, u, d = e.priority, e.background, e.function, e.unique, e.data
     if bg is not True and bg is not False:
         raise LocalProtocolError(f"bad priority/background: background={bg!r}")
     if p is NORMAL:
@@ -244,129 +245,127 @@ def _e_submit(e: SubmitJob) -> Encoded:
         ptype = 34 if bg else 33
     else:
         raise LocalProtocolError(f"bad priority/background: priority={p!r}")
-    try:
-        fixed = f + b"\0" + u + b"\0"
-    except TypeError:
-        fixed = b""
-    if fixed.count(0) != 2 or len(f) > MAX_FUNCTION_SIZE or len(u) > MAX_UNIQUE_SIZE:
-        fixed = _fixed((f, "function", MAX_FUNCTION_SIZE), (u, "unique", MAX_UNIQUE_SIZE))
-    d = e.data
-    return ptype, fixed, d if type(d) is bytes else _data(d)
+    if not (
+        type(f) is bytes
+        and type(u) is bytes
+        and 0 not in f
+        and 0 not in u
+        and len(f) <= MAX_FUNCTION_SIZE
+        and len(u) <= MAX_UNIQUE_SIZE
+    ):
+        f = _check(f, "function", MAX_FUNCTION_SIZE)
+        u = _check(u, "unique", MAX_UNIQUE_SIZE)
+    return ptype, (f, u, d if type(d) is bytes else _data(d))
 
 
 def _e_epoch(e: SubmitJobEpoch) -> Encoded:
-    fixed = b"\0".join(
-        (
-            _check(e.function, "function", MAX_FUNCTION_SIZE),
-            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
-            _int(e.epoch, "epoch", 0, 2**63 - 1),
-        )
+    return P.SUBMIT_JOB_EPOCH, (
+        _check(e.function, "function", MAX_FUNCTION_SIZE),
+        _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+        _int(e.epoch, "epoch", 0, 2**63 - 1),
+        _data(e.data),
     )
-    return P.SUBMIT_JOB_EPOCH, fixed + b"\0", _data(e.data)
 
 
 def _e_reduce(e: SubmitReduceJob) -> Encoded:
-    fixed = b"\0".join(
-        (
-            _check(e.function, "function", MAX_FUNCTION_SIZE),
-            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
-            _check(e.reducer, "reducer", MAX_FUNCTION_SIZE),
-            _check(e.aggregate, "aggregate", MAX_FUNCTION_SIZE),
-        )
-    )
     ptype = P.SUBMIT_REDUCE_JOB_BACKGROUND if e.background else P.SUBMIT_REDUCE_JOB
-    return ptype, fixed + b"\0", _data(e.data)
+    return ptype, (
+        _check(e.function, "function", MAX_FUNCTION_SIZE),
+        _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+        _check(e.reducer, "reducer", MAX_FUNCTION_SIZE),
+        _check(e.aggregate, "aggregate", MAX_FUNCTION_SIZE),
+        _data(e.data),
+    )
 
 
 def _e_sched(e: SubmitJobSched) -> Encoded:
-    fixed = b"\0".join(
-        (
-            _check(e.function, "function", MAX_FUNCTION_SIZE),
-            _check(e.unique, "unique", MAX_UNIQUE_SIZE),
-            _check(e.minute, "minute"),
-            _check(e.hour, "hour"),
-            _check(e.day_of_month, "day_of_month"),
-            _check(e.month, "month"),
-            _check(e.day_of_week, "day_of_week"),
-        )
+    return P.SUBMIT_JOB_SCHED, (
+        _check(e.function, "function", MAX_FUNCTION_SIZE),
+        _check(e.unique, "unique", MAX_UNIQUE_SIZE),
+        _check(e.minute, "minute"),
+        _check(e.hour, "hour"),
+        _check(e.day_of_month, "day_of_month"),
+        _check(e.month, "month"),
+        _check(e.day_of_week, "day_of_week"),
+        _data(e.data),
     )
-    return P.SUBMIT_JOB_SCHED, fixed + b"\0", _data(e.data)
 
 
 def _e_assign(e: JobAssign) -> Encoded:
-    h, f, u, r = e.handle, e.function, e.unique, e.reducer
+    h, f, u, r, d = e.handle, e.function, e.unique, e.reducer, e.data
+    if type(d) is not bytes:
+        d = _data(d)
+    if (
+        type(h) is bytes
+        and type(f) is bytes
+        and 0 not in h
+        and 0 not in f
+        and len(h) <= MAX_HANDLE_SIZE
+    ):
+        if u is None and r is None:
+            return 11, (h, f, d)
+        if type(u) is bytes and 0 not in u:
+            if r is None:
+                return 31, (h, f, u, d)
+            if type(r) is bytes and 0 not in r:
+                return 40, (h, f, u, r, d)
     if r is not None and u is None:
         raise LocalProtocolError("JobAssign with a reducer needs a unique (JOB_ASSIGN_ALL)")
-    try:
-        if u is None:
-            ptype, nuls, fixed = 11, 2, h + b"\0" + f + b"\0"
-        elif r is None:
-            ptype, nuls, fixed = 31, 3, h + b"\0" + f + b"\0" + u + b"\0"
-        else:
-            ptype, nuls, fixed = 40, 4, h + b"\0" + f + b"\0" + u + b"\0" + r + b"\0"
-    except TypeError:
-        nuls, fixed = -1, b""
-    if fixed.count(0) != nuls or len(h) > MAX_HANDLE_SIZE:
-        named = [(h, "handle", MAX_HANDLE_SIZE), (f, "function", None)]
-        named += [(v, what, None) for v, what in ((u, "unique"), (r, "reducer")) if v is not None]
-        fixed = _fixed(*named)
-    d = e.data
-    return ptype, fixed, d if type(d) is bytes else _data(d)
+    fields = [_check(h, "handle", MAX_HANDLE_SIZE), _check(f, "function")]
+    fields += [_check(v, what) for v, what in ((u, "unique"), (r, "reducer")) if v is not None]
+    return (11, 31, 40)[len(fields) - 2], (*fields, d)
 
 
 def _e_handle_data(ptype: int) -> Callable[[WorkData], Encoded]:
     def encode(e: WorkData) -> Encoded:
-        h = e.handle
-        if type(h) is not bytes or b"\0" in h or len(h) > MAX_HANDLE_SIZE:
+        h, d = e.handle, e.data
+        if type(h) is not bytes or 0 in h or len(h) > MAX_HANDLE_SIZE:
             _check(h, "handle", MAX_HANDLE_SIZE)
-        d = e.data
-        return ptype, h + b"\0", d if type(d) is bytes else _data(d)
+        return ptype, (h, d if type(d) is bytes else _data(d))
 
     return encode
 
 
 def _e_status(e: WorkStatus) -> Encoded:
-    fixed = _check(e.handle, "handle", MAX_HANDLE_SIZE) + b"\0"
-    fixed += _int(e.numerator, "numerator") + b"\0"
-    return P.WORK_STATUS, fixed, _int(e.denominator, "denominator")
+    return P.WORK_STATUS, (
+        _check(e.handle, "handle", MAX_HANDLE_SIZE),
+        _int(e.numerator, "numerator"),
+        _int(e.denominator, "denominator"),
+    )
 
 
 def _e_status_res(e: StatusRes) -> Encoded:
-    fixed = b"\0".join(
-        (
-            _check(e.handle, "handle"),
-            b"1" if e.known else b"0",
-            b"1" if e.running else b"0",
-            _int(e.numerator, "numerator"),
-        )
+    return P.STATUS_RES, (
+        _check(e.handle, "handle"),
+        b"1" if e.known else b"0",
+        b"1" if e.running else b"0",
+        _int(e.numerator, "numerator"),
+        _int(e.denominator, "denominator"),
     )
-    return P.STATUS_RES, fixed + b"\0", _int(e.denominator, "denominator")
 
 
 def _e_status_res_unique(e: StatusResUnique) -> Encoded:
-    fixed = b"\0".join(
-        (
-            _check(e.unique, "unique"),
-            b"1" if e.known else b"0",
-            b"1" if e.running else b"0",
-            _int(e.numerator, "numerator"),
-            _int(e.denominator, "denominator"),
-        )
+    return P.STATUS_RES_UNIQUE, (
+        _check(e.unique, "unique"),
+        b"1" if e.known else b"0",
+        b"1" if e.running else b"0",
+        _int(e.numerator, "numerator"),
+        _int(e.denominator, "denominator"),
+        _int(e.client_count, "client_count"),
     )
-    return P.STATUS_RES_UNIQUE, fixed + b"\0", _int(e.client_count, "client_count")
 
 
 def _e_can_do_timeout(e: CanDoTimeout) -> Encoded:
-    fixed = _check(e.function, "function", MAX_FUNCTION_SIZE) + b"\0"
-    return P.CAN_DO_TIMEOUT, fixed, _int(e.timeout, "timeout", 0, 2**31 - 1)
+    timeout = _int(e.timeout, "timeout", 0, 2**31 - 1)
+    return P.CAN_DO_TIMEOUT, (_check(e.function, "function", MAX_FUNCTION_SIZE), timeout)
 
 
 def _e_error(e: Error) -> Encoded:
-    return P.ERROR, _check(e.code, "code") + b"\0", _data(e.text, "text")
+    return P.ERROR, (_check(e.code, "code"), _data(e.text, "text"))
 
 
 def _empty(ptype: int) -> Callable[[Event], Encoded]:
-    return lambda e: (ptype, b"", b"")
+    return lambda e: (ptype, _EMPTY)
 
 
 def _last(ptype: int, attr: str, what: str, limit: int | None) -> Callable[[Event], Encoded]:
@@ -374,9 +373,9 @@ def _last(ptype: int, attr: str, what: str, limit: int | None) -> Callable[[Even
 
     def encode(e: Event) -> Encoded:
         value = getattr(e, attr)
-        if type(value) is not bytes or b"\0" in value or len(value) > cap:
+        if type(value) is not bytes or 0 in value or len(value) > cap:
             _check(value, what, limit)
-        return ptype, b"", value
+        return ptype, (value,)
 
     return encode
 
@@ -409,8 +408,8 @@ ENCODE: Final[dict[type[Event], Callable[[Any], Encoded]]] = {
     GetStatusUnique: _last(P.GET_STATUS_UNIQUE, "unique", "unique", MAX_UNIQUE_SIZE),
     StatusRes: _e_status_res,
     StatusResUnique: _e_status_res_unique,
-    EchoReq: lambda e: (P.ECHO_REQ, b"", _data(e.data)),
-    EchoRes: lambda e: (P.ECHO_RES, b"", _data(e.data)),
+    EchoReq: lambda e: (P.ECHO_REQ, (_data(e.data),)),
+    EchoRes: lambda e: (P.ECHO_RES, (_data(e.data),)),
     Error: _e_error,
     SetClientId: _last(P.SET_CLIENT_ID, "client_id", "client_id", MAX_CLIENT_ID_SIZE),
     AllYours: _empty(P.ALL_YOURS),

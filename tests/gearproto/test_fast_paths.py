@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import gearproto
@@ -90,3 +92,24 @@ def test_work_fail_converted_by_gearmand_loses_its_trailing_nul() -> None:
     conn = Connection(CLIENT)
     conn.receive_data(b"\0RES\0\0\0\x0e\0\0\0\x06H:x:1\0")
     assert conn.next_event() == E.WorkFail(handle=b"H:x:1")
+
+
+class Name(bytes):
+    """A bytes subclass: valid everywhere, but off every encoder's fast path."""
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        E.JobAssign(handle=b"H", function=b"f", data=b"d"),
+        E.JobAssign(handle=b"H", function=b"f", unique=b"u", data=b"d"),
+        E.JobAssign(handle=b"H", function=b"f", unique=b"u", reducer=b"r", data=b"d"),
+        E.WorkComplete(handle=b"H", data=b"d"),
+        E.JobCreated(handle=b"H"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_bytes_subclasses_encode_like_bytes(event: E.Event) -> None:
+    values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}  # type: ignore[arg-type]
+    renamed = {k: Name(v) if type(v) is bytes else v for k, v in values.items()}
+    assert Connection(SERVER).send(type(event)(**renamed)) == Connection(SERVER).send(event)
