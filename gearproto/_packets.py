@@ -334,25 +334,23 @@ def _e_status(e: WorkStatus) -> Encoded:
     )
 
 
-def _e_status_res(e: StatusRes) -> Encoded:
-    return P.STATUS_RES, (
-        _check(e.handle, "handle"),
+def _status(e: StatusRes | StatusResUnique) -> tuple[bytes, ...]:
+    """The four status fields that STATUS_RES and STATUS_RES_UNIQUE share."""
+    return (
         b"1" if e.known else b"0",
         b"1" if e.running else b"0",
         _int(e.numerator, "numerator"),
         _int(e.denominator, "denominator"),
     )
+
+
+def _e_status_res(e: StatusRes) -> Encoded:
+    return P.STATUS_RES, (_check(e.handle, "handle"), *_status(e))
 
 
 def _e_status_res_unique(e: StatusResUnique) -> Encoded:
-    return P.STATUS_RES_UNIQUE, (
-        _check(e.unique, "unique"),
-        b"1" if e.known else b"0",
-        b"1" if e.running else b"0",
-        _int(e.numerator, "numerator"),
-        _int(e.denominator, "denominator"),
-        _int(e.client_count, "client_count"),
-    )
+    fields = (_check(e.unique, "unique"), *_status(e))
+    return P.STATUS_RES_UNIQUE, (*fields, _int(e.client_count, "client_count"))
 
 
 def _e_can_do_timeout(e: CanDoTimeout) -> Encoded:
