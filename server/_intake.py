@@ -125,6 +125,8 @@ class Intake(JobBook):
                 return None
         job = Job(self._new_handle(), f, unique, data, prio, background, when, reducer)
         job.persisted = persist
+        if persist and not replay:
+            self._uncommitted.append(job)
         self.jobs[job.handle] = job
         if unique:
             if unique == b"-":

@@ -58,6 +58,8 @@ class JobBook:
     _counter: int
     _seq: int
     _out: Output
+    #: Background jobs written to the store since its last commit.
+    _uncommitted: list[Job]
 
     def _flush(self) -> Output:
         out = self._out

@@ -1,6 +1,6 @@
 """Per-connection output: collected during a batch, written without waiting on the peer.
 
-The scheduler path only ever calls :meth:`Outbox.push` and, once per batch,
+The server appends encoded packets to :attr:`Outbox.parts` and, once per batch, calls
 :meth:`Outbox.flush`; neither awaits. What cannot be written at once stays queued for
 that connection alone, so a peer that stops reading slows nobody else.
 
@@ -86,12 +86,6 @@ class Outbox:
                 self.mode = _SOCKET
             except anyio.TypedAttributeLookupError:
                 pass
-
-    def push(self, event: gearproto.Event) -> None:
-        """Queue ``event`` (encoded now, written at the next :meth:`flush`)."""
-        data = encode(event)
-        self.parts.append(data)
-        self.size += len(data)
 
     def flush(self) -> bool:
         """Start writing what was pushed; ``False`` if the peer has too much unread."""

@@ -21,7 +21,7 @@ from gearproto import (
 
 from ._intake import MAX_UNIQUE
 from ._jobs import CloseConnection, JobBook, Output
-from ._model import DONE, QUEUED, RUNNING, Peer
+from ._model import DONE, QUEUED, RUNNING, Job, Peer
 from ._results import MAX_HANDLE
 
 __all__ = ("Queries",)
@@ -101,6 +101,11 @@ class Queries(JobBook):
             return False
         fail = WorkFail(handle=job.handle)
         self._out.extend((c.cid, fail) for c in reversed(job.clients))
+        self._drop(job)
+        return True
+
+    def _drop(self, job: Job) -> None:
+        """Remove ``job`` without a word to its clients (a running one is ignored)."""
         for c in job.clients:
             c.attached.pop(job, None)
         job.clients = []
@@ -116,7 +121,6 @@ class Queries(JobBook):
             job.state = DONE
             job.function.future[job.priority] -= 1
             self._forget(job)
-        return True
 
     def take_output(self) -> Output:
         """Events produced outside :meth:`handle` (admin ``cancel``)."""

@@ -20,6 +20,7 @@ registrations or the functions that have runnable jobs.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from gearproto import (
@@ -60,8 +61,10 @@ from ._jobs import CloseConnection, Output
 from ._model import Peer
 from ._queries import Queries
 from ._results import MAX_HANDLE, Results
-from ._store import Store
+from ._store import Store, StoreError
 from ._timers import Timers
+
+log = logging.getLogger(__name__)
 
 __all__ = ("CloseConnection", "Output", "Scheduler")
 
@@ -110,6 +113,7 @@ class Scheduler(Intake, Dispatch, Results, Queries, Timers):
         self._counter = 0
         self._seq = 0
         self._out = []
+        self._uncommitted = []
         self._handlers: dict[type[Event], Callable[[Peer, Event], None]] = {
             SubmitJob: self._submit,  # type: ignore[dict-item]
             GrabJob: self._grab,
@@ -196,6 +200,32 @@ class Scheduler(Intake, Dispatch, Results, Queries, Timers):
             else:
                 raise KeyError(f"no handler for {kind.__name__}")
         return self._flush(), closed
+
+    def commit(self) -> frozenset[bytes]:
+        """Make the store durable; call it after each batch, before its output is sent.
+
+        If the store fails, the background jobs created since the last commit are not
+        durable: they are dropped (with their attached clients, silently) and their
+        handles returned, so the shell can turn every JOB_CREATED that announces them
+        into ``ERROR QUEUE_ERROR``, the answer to a job the queue refused.
+        """
+        jobs, self._uncommitted = self._uncommitted, []
+        if not self._persistent:
+            return frozenset()
+        try:
+            self.store.commit()
+        except StoreError as exc:
+            lost = [job for job in jobs if job.persisted and self.jobs.get(job.handle) is job]
+            log.error(
+                "persistent queue commit failed; %d new jobs refused with QUEUE_ERROR: %s",
+                len(lost),
+                exc,
+            )
+            for job in lost:
+                job.persisted = False  # the commit took its row back
+                self._drop(job)
+            return frozenset(job.handle for job in lost)
+        return frozenset()
 
     def _admin(self, peer: Peer, event: AdminCommand) -> None:
         assert self.admin is not None, "no admin handler installed"

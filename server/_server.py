@@ -39,11 +39,14 @@ from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
 from ._outbox import Inbox, Outbox, encode
 from ._scheduler import Output, Scheduler
-from ._store import Store, StoreError
+from ._store import Store
 
 __all__ = ("Server", "ServerOptions")
 
 log = logging.getLogger(__name__)
+
+#: What a client gets instead of JOB_CREATED when its job could not be made durable.
+_QUEUE_ERROR = encode(gearproto.Error(code=b"QUEUE_ERROR", text=b"QUEUE_ERROR"))
 
 _READ_SIZE = 256 * 1024
 
@@ -129,6 +132,11 @@ class Server:
         self._clock = clock
         self._outboxes: dict[int, Outbox] = {}
         self._dirty: dict[Outbox, int] = {}
+        #: With a persistent store: each JOB_CREATED queued since the last commit, as
+        #: (outbox, index in its parts, handle), in case the commit fails.
+        self._created: list[tuple[Outbox, int, bytes]] | None = (
+            [] if self.store.persistent else None
+        )
         self._next_cid = 0
         self._stop: anyio.Event | None = None
         self._stopping = False
@@ -238,10 +246,13 @@ class Server:
     def _dispatch(self, out: Output) -> None:
         outboxes = self._outboxes
         dirty = self._dirty
+        created = self._created
         for cid, event in out:
             box = outboxes.get(cid)
             if box is not None and not box.closing:
                 data = encode(event)
+                if created is not None and type(event) is gearproto.JobCreated:
+                    created.append((box, len(box.parts), event.handle))
                 box.parts.append(data)
                 box.size += len(data)
                 dirty[box] = cid
@@ -259,12 +270,16 @@ class Server:
                     box.scope.cancel()
 
     def _commit(self) -> None:
-        store = self.store
-        if store.persistent:
-            try:
-                store.commit()
-            except StoreError as exc:
-                log.error("persistent queue commit failed: %s", exc)
+        """Commit the store; if that fails, the batch's new jobs get QUEUE_ERROR instead."""
+        lost = self.scheduler.commit()
+        created = self._created
+        if not created:
+            return
+        self._created = []
+        for box, index, handle in created:
+            if handle in lost:
+                box.size += len(_QUEUE_ERROR) - len(box.parts[index])
+                box.parts[index] = _QUEUE_ERROR
 
     def _after_batch(self) -> None:
         """A batch of events was handled: commit and write soon, once for all batches.

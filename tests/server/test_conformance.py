@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server import SqliteStore
+from server import SqliteStore, StoreError
 
 from .wire import (
     ALL_YOURS,
@@ -504,6 +504,38 @@ async def test_sqlite_store_on_shutdown(tmp_path: Path) -> None:
         assert await _run_one(w, b"f") == b"kept"
         await w.barrier()
     async with running(store=SqliteStore(db, store_on_shutdown=True)) as s:
+        assert s.server.scheduler.job_count == 0
+
+
+class FlakyStore(SqliteStore):
+    """An SQLite queue whose commits fail while ``failing`` is set."""
+
+    failing = False
+
+    def commit(self) -> None:
+        if self.failing and self.dirty:
+            self._db.execute("ROLLBACK")
+            self._dirty = False
+            raise StoreError("disk I/O error")
+        super().commit()
+
+
+async def test_failed_commit_answers_queue_error(tmp_path: Path) -> None:
+    store = FlakyStore(str(tmp_path / "q.sqlite"))
+    store.failing = True
+    async with running(store=store) as s:
+        c = await s.raw()
+        await c.send(req(SUBMIT_JOB_BG, b"f", b"u1", b"lost"), req(ECHO_REQ, b"after"))
+        await c.expect(res(ERROR, b"QUEUE_ERROR", b"QUEUE_ERROR"), res(ECHO_RES, b"after"))
+        store.failing = False
+        await c.send(req(SUBMIT_JOB_BG, b"f", b"u2", b"kept"))
+        await c.expect(res(JOB_CREATED, h(2)))
+        w = await s.raw()
+        await w.send(req(CAN_DO, b"f"))
+        assert await _run_one(w, b"f") == b"kept"
+        await w.send(req(GRAB_JOB))
+        await w.expect(res(NO_JOB))
+    async with running(store=SqliteStore(str(tmp_path / "q.sqlite"))) as s:
         assert s.server.scheduler.job_count == 0
 
 

@@ -149,6 +149,34 @@ def test_store_failure_is_queue_error() -> None:
     assert submit(s, 1)[0][1] == gp.JobCreated(handle=b"H:t:1")  # foreground: not stored
 
 
+class FailingCommit(Store):
+    persistent = True
+
+    def __init__(self) -> None:
+        self.fail = True
+
+    def commit(self) -> None:
+        if self.fail:
+            raise StoreError("disk I/O error")
+
+
+def test_failed_commit_drops_the_batch_s_new_jobs() -> None:
+    store = FailingCommit()
+    s, _ = make(store=store)
+    s.handle(2, gp.CanDo(function=b"f"))
+    submit(s, 1, unique=b"u", background=True)  # H:t:1, lost with the commit
+    submit(s, 3, unique=b"u")  # a foreground client coalesces onto it
+    submit(s, 1, b"g")  # foreground: never stored, kept
+    assert s.commit() == {b"H:t:1"}
+    assert s.job_count == 1
+    assert s.handle(2, gp.GrabJob()) == [(2, gp.NoJob())]  # nothing of f left to run
+    assert s.disconnect(3) == []  # the coalesced client was detached without a word
+    store.fail = False
+    submit(s, 1, unique=b"u", background=True)
+    assert s.commit() == frozenset()
+    assert s.job_count == 2
+
+
 def test_exceptions_default_on() -> None:
     s, _ = make(exceptions=True)
     submit(s, 1)
