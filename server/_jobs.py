@@ -73,6 +73,11 @@ class JobBook:
         """Jobs held (queued, scheduled or running)."""
         return len(self.jobs)
 
+    @property
+    def created(self) -> int:
+        """Jobs created since start (the number in the newest handle)."""
+        return self._counter
+
     # ------------------------------------------------------------------ functions
 
     def function(self, name: bytes) -> Function:

@@ -37,6 +37,7 @@ import gearproto
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
+from ._metrics import serve_metrics
 from ._outbox import Inbox, Outbox, encode
 from ._scheduler import Output, Scheduler
 from ._store import Store
@@ -73,6 +74,9 @@ class ServerOptions:
         max_output_buffer: Bytes a peer may leave unread before it is disconnected
             (1 GiB).
         verbose_name: Returns the log level name the admin ``verbose`` command reports.
+        metrics_port: Serve Prometheus metrics at ``http://<metrics_host>:<port>/metrics``
+            (``None``: no metrics; 0 picks a free port, see :attr:`Server.metrics_port`).
+        metrics_host: The address the metrics are served on (loopback by default).
     """
 
     hosts: Sequence[str] | None = None
@@ -90,6 +94,8 @@ class ServerOptions:
     max_packet_size: int = gearproto.DEFAULT_MAX_PACKET_SIZE
     max_output_buffer: int = 1024 * 1024 * 1024
     verbose_name: Callable[[], bytes] = field(default=lambda: b"ERROR")
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 class Server:
@@ -149,6 +155,8 @@ class Server:
         self._idle: anyio.Event | None = None
         #: The ports listened on, once :meth:`serve` has started.
         self.ports: list[int] = []
+        #: The port the metrics are served on, once :meth:`serve` has started.
+        self.metrics_port: int | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -171,6 +179,7 @@ class Server:
         if self._stopping:
             self._stop.set()
         listeners: list[MultiListener[anyio.abc.SocketStream]] = []
+        metrics: MultiListener[anyio.abc.SocketStream] | None = None
         try:
             replayed = self.scheduler.replay()
             self._commit()
@@ -188,6 +197,12 @@ class Server:
                         self._keepalive(sub.extra(SocketAttribute.raw_socket))
                     self.ports.append(sub.extra(SocketAttribute.local_port))
             self.ports = sorted(set(self.ports))
+            if opts.metrics_port is not None:
+                metrics = await anyio.create_tcp_listener(
+                    local_host=opts.metrics_host, local_port=opts.metrics_port
+                )
+                self.metrics_port = metrics.extra(SocketAttribute.local_port)
+                log.info("metrics on http://%s:%d/metrics", opts.metrics_host, self.metrics_port)
             async with anyio.create_task_group() as tg:
                 self._call_soon = _asyncio_call_soon()
                 if self._call_soon is None:
@@ -195,6 +210,8 @@ class Server:
                 accept_scope = anyio.CancelScope()
                 tg.start_soon(self._accept, listeners, tg, accept_scope)
                 tg.start_soon(self._timers)
+                if metrics is not None:
+                    tg.start_soon(serve_metrics, self.scheduler, metrics, name="metrics")
                 log.info("listening on port(s) %s", ", ".join(map(str, self.ports)))
                 task_status.started(self.ports)
                 await self._stop.wait()
@@ -209,6 +226,8 @@ class Server:
             with anyio.CancelScope(shield=True):
                 for listener in listeners:
                     await listener.aclose()
+                if metrics is not None:
+                    await metrics.aclose()
             self.store.dump(self.scheduler.stored_jobs())
             self.store.close()
             log.info("server stopped")

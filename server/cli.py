@@ -182,6 +182,19 @@ def parser() -> argparse.ArgumentParser:
         help="largest packet accepted from a peer, in bytes (default 256 MiB)",
     )
     a(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://ADDRESS:PORT/metrics (default: off)",
+    )
+    a(
+        "--metrics-listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address the metrics are served on (default 127.0.0.1)",
+    )
+    a(
         "-R",
         "--round-robin",
         action="store_true",
@@ -262,6 +275,8 @@ def build(args: argparse.Namespace) -> Server:
         ssl_context=_ssl_context(args) if args.ssl else None,
         max_packet_size=args.max_packet_size,
         verbose_name=lambda: level,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_listen,
     )
     return Server(options, store=store)
 

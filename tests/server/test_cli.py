@@ -48,6 +48,7 @@ def test_help_lists_every_option() -> None:
         "--ssl", "--ssl-ca-file", "--ssl-certificate", "--ssl-key", "--verbose",
         "--log-file", "--pid-file", "--exceptions", "--queue-type", "--sqlite-db",
         "--libsqlite3-db", "--libsqlite3-table", "--store-queue-on-shutdown", "--backend",
+        "--metrics-port", "--metrics-listen",
     ):  # fmt: skip
         assert option in out, option
 
@@ -64,6 +65,14 @@ def test_make_serve_command_line(tmp_path: Path) -> None:
     server = build(args)
     assert isinstance(server.store, SqliteStore)
     server.store.close()
+
+
+def test_metrics_options_reach_the_server() -> None:
+    options = build(parser().parse_args(["--metrics-port", "9101"])).options
+    assert (options.metrics_port, options.metrics_host) == (9101, "127.0.0.1")
+    options = build(parser().parse_args(["--metrics-port=0", "--metrics-listen=::1"])).options
+    assert (options.metrics_port, options.metrics_host) == (0, "::1")
+    assert build(parser().parse_args([])).options.metrics_port is None
 
 
 def _connect(port: int) -> socket.socket:
