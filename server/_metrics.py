@@ -30,6 +30,7 @@ _HELP = (
     ("gearman_workers", "gauge", "Connections that registered at least one function."),
     ("gearman_jobs", "gauge", "Jobs held: queued, running or waiting for their epoch."),
     ("gearman_jobs_created_total", "counter", "Jobs created since start, replayed ones too."),
+    ("gearman_jobs_ended_total", "counter", "Jobs ended since start: done, failed or dropped."),
     ("gearman_function_jobs", "gauge", "Jobs held per function, as the status command."),
     ("gearman_function_running", "gauge", "Jobs running per function."),
     ("gearman_function_workers", "gauge", "Workers registered per function."),
@@ -50,7 +51,9 @@ def render(scheduler: Scheduler) -> bytes:
     workers = sum(1 for p in peers if p.order)
     values["gearman_workers"].append(f"gearman_workers {workers}")
     values["gearman_jobs"].append(f"gearman_jobs {scheduler.job_count}")
-    values["gearman_jobs_created_total"].append(f"gearman_jobs_created_total {scheduler.created}")
+    created, held = scheduler.created, scheduler.job_count
+    values["gearman_jobs_created_total"].append(f"gearman_jobs_created_total {created}")
+    values["gearman_jobs_ended_total"].append(f"gearman_jobs_ended_total {created - held}")
     for f in scheduler.functions.values():
         label = f'function="{_label(f.name)}"'
         values["gearman_function_jobs"].append(f"gearman_function_jobs{{{label}}} {f.total}")

@@ -5,7 +5,19 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from .wire import CAN_DO, JOB_CREATED, SUBMIT_JOB_BG, SUBMIT_JOB_LOW, h, req, res, running
+from .wire import (
+    CAN_DO,
+    GRAB_JOB,
+    JOB_ASSIGN,
+    JOB_CREATED,
+    SUBMIT_JOB_BG,
+    SUBMIT_JOB_LOW,
+    WORK_COMPLETE,
+    h,
+    req,
+    res,
+    running,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 
@@ -41,12 +53,24 @@ async def test_metrics_show_the_queue() -> None:
             "gearman_workers 1",
             "gearman_jobs 2",
             "gearman_jobs_created_total 2",
+            "gearman_jobs_ended_total 0",
             'gearman_function_jobs{function="resize"} 1',
             'gearman_function_running{function="resize"} 0',
             'gearman_function_workers{function="resize"} 1',
             'gearman_function_queued{function="resize",priority="normal"} 1',
             'gearman_function_queued{function="say \\"hi\\"",priority="low"} 1',
             "# TYPE gearman_jobs_created_total counter",
+        } <= lines
+        await w.send(req(GRAB_JOB))
+        await w.expect(res(JOB_ASSIGN, h(1), b"resize", b"x"))
+        await w.send(req(WORK_COMPLETE, h(1), b"done"))
+        await w.barrier()
+        _, body = await http(s.server.metrics_port, b"GET /metrics HTTP/1.1\r\n\r\n")
+        lines = set(body.decode().splitlines())
+        assert {
+            "gearman_jobs 1",
+            "gearman_jobs_created_total 2",
+            "gearman_jobs_ended_total 1",
         } <= lines
 
 
