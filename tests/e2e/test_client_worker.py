@@ -118,6 +118,18 @@ def test_large_payloads_both_ways(fl: Flavour, ours: RunningServer) -> None:
         assert client.submit("reverse", payload, timeout=20) == payload[::-1]
 
 
+def test_payloads_around_64_kib_arrive_whole(fl: Flavour, ours: RunningServer) -> None:
+    # GearmaNode #55: payloads of about 65,480-65,510 bytes never reached the worker;
+    # our reads are 64 KiB and large packets are collected from 32 KiB on.
+    sizes = [32 * 1024 - 1, 32 * 1024 + 1, *range(65_470, 65_546, 5), 128 * 1024 + 7]
+    worker = fl.make_worker(ours.address)
+    worker.register("reverse", reverse)
+    with fl.working(worker), fl.client(ours.address) as client:
+        for size in sizes:
+            payload = bytes(range(251)) * (size // 251) + b"z" * (size % 251)
+            assert client.submit("reverse", payload, timeout=20) == payload[::-1], size
+
+
 def test_function_registered_while_asleep_gets_jobs_already_queued(
     fl: Flavour, ours: RunningServer
 ) -> None:
