@@ -13,9 +13,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,6 +70,19 @@ def wait_listening(
             time.sleep(0.02)
 
 
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it is true, failing the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def wait_handles(tasks: list[Any]) -> None:
+    """Wait until every task got its JOB_CREATED."""
+    wait_until(lambda: all(t.handle is not None for t in tasks))
+
+
 @dataclass
 class RunningServer:
     """A server process the test started."""
@@ -76,6 +90,8 @@ class RunningServer:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    #: Whether it is our server (gearproto-server) rather than a peer's.
+    ours: bool = False
 
     @property
     def address(self) -> str:

@@ -6,8 +6,7 @@ import contextlib
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,6 @@ from tests.server.proc import env
 def reverse(job: Any) -> bytes:
     """The tutorial's worker function."""
     return bytes(job.data[::-1])
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until it is true, failing the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
-def wait_handles(tasks: list[Any]) -> None:
-    """Wait until every task got its JOB_CREATED."""
-    wait_until(lambda: all(t.handle is not None for t in tasks))
 
 
 @contextlib.contextmanager
@@ -46,7 +32,7 @@ def ours_on(port: int, *args: str) -> Iterator[RunningServer]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        server = RunningServer(proc, port, log)
+        server = RunningServer(proc, port, log, ours=True)
         try:
             wait_listening(port, proc=proc)
             yield server

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.peers import RunningServer
+from tests.peers import RunningServer, wait_until
 from tests.server.proc import run_ours
 from tests.transports.flavours import Flavour
 
-from .helpers import reverse, wait_until
+from .helpers import reverse
 
 pytestmark = pytest.mark.timeout(30)
 

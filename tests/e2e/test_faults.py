@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.peers import RunningServer, free_port
+from tests.peers import RunningServer, free_port, wait_until
 from tests.server.proc import env, run_ours
 from tests.transports.flavours import Flavour
 
-from .helpers import ours_on, wait_until
+from .helpers import ours_on
 
 pytestmark = pytest.mark.timeout(45)
 

@@ -50,7 +50,7 @@ def run_ours(*args: str, log_dir: Path | None = None) -> Iterator[RunningServer]
                 proc.kill()
                 proc.wait()
                 continue
-            server = RunningServer(proc, port, log)
+            server = RunningServer(proc, port, log, ours=True)
             try:
                 yield server
             finally:
