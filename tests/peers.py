@@ -106,37 +106,59 @@ class RunningServer:
 
 
 @contextlib.contextmanager
+def run_on_free_port(
+    command: Callable[[int], list[str]],
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    ours: bool = False,
+) -> Iterator[RunningServer]:
+    """Run the server ``command(port)`` on a free loopback port; kill it at the end.
+
+    A port taken between choosing it and binding it is retried with another.
+    """
+    for _attempt in range(5):
+        port = free_port()
+        proc = subprocess.Popen(
+            command(port),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_listening(port, proc=proc)
+        except (OSError, RuntimeError):
+            proc.kill()
+            proc.wait()
+            continue
+        server = RunningServer(proc, port, log, ours)
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    raise RuntimeError(f"could not start {command(0)[0]} on a free port")
+
+
+@contextlib.contextmanager
 def run_gearmand(*args: str) -> Iterator[RunningServer]:
     """Run the real gearmand on a free loopback port with extra ``args``."""
     binary = require("gearmand")
     with tempfile.TemporaryDirectory(prefix="gearmand-") as tmp:
-        for _attempt in range(5):
-            port = free_port()
-            log = Path(tmp) / "gearmand.log"
-            proc = subprocess.Popen(
-                [
-                    binary,
-                    "--listen=127.0.0.1",
-                    f"--port={port}",
-                    f"--log-file={log}",
-                    f"--pid-file={Path(tmp) / 'gearmand.pid'}",
-                    "--verbose=INFO",
-                    *args,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                wait_listening(port, proc=proc)
-            except (OSError, RuntimeError):
-                proc.kill()
-                proc.wait()
-                continue
-            server = RunningServer(proc, port, log)
-            try:
-                yield server
-            finally:
-                server.stop()
-            return
-        raise RuntimeError("could not start gearmand on a free port")
+        log = Path(tmp) / "gearmand.log"
+        pid_file = Path(tmp) / "gearmand.pid"
+
+        def command(port: int) -> list[str]:
+            return [
+                binary,
+                "--listen=127.0.0.1",
+                f"--port={port}",
+                f"--log-file={log}",
+                f"--pid-file={pid_file}",
+                "--verbose=INFO",
+                *args,
+            ]
+
+        with run_on_free_port(command, log) as server:
+            yield server
