@@ -29,37 +29,14 @@ from typing import Any
 import anyio
 
 import gearproto
+from benchmarks.server import compile_loadgen
 
 PAYLOAD = b"x" * 64
+FUNCTION = "bench"  # the function benchmarks/loadgen.c serves (its FUNC)
+WORKERS = 8  # worker connections: enough that 100 jobs in flight wait on the client
 WINDOW = 100
 DURATION = 1.5  # seconds per measurement
 ROUNDS = 2
-
-
-# --------------------------------------------------------------------- the echo worker
-
-
-def echo_worker(port: int) -> None:
-    """Serve ``echo`` forever with one connection and no overhead beyond gearproto."""
-    conn = gearproto.Connection(gearproto.WORKER)
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(conn.send(gearproto.CanDo(function=b"echo")) + conn.send(gearproto.GrabJob()))
-    while True:
-        data = sock.recv(262144)
-        if not data:
-            return
-        conn.receive_data(data)
-        out = b""
-        for event in conn.events():
-            if isinstance(event, gearproto.JobAssign):
-                out += conn.send(gearproto.WorkComplete(handle=event.handle, data=event.data))
-                out += conn.send(gearproto.GrabJob())
-            elif isinstance(event, gearproto.NoJob):
-                out += conn.send(gearproto.PreSleep())
-            elif isinstance(event, gearproto.Noop):
-                out += conn.send(gearproto.GrabJob())
-        sock.sendall(out)
 
 
 # --------------------------------------------------------------------- measuring
@@ -88,7 +65,8 @@ def raw_gearproto(port: int) -> tuple[Figure, Figure]:
     def run(n: int) -> int:
         sock.sendall(
             b"".join(
-                conn.send(gearproto.SubmitJob(function=b"echo", data=PAYLOAD)) for _ in range(n)
+                conn.send(gearproto.SubmitJob(function=FUNCTION.encode(), data=PAYLOAD))
+                for _ in range(n)
             )
         )
         done = 0
@@ -109,11 +87,11 @@ def ours_sync(port: int) -> tuple[Figure, Figure]:
     with Client(f"127.0.0.1:{port}") as client:
 
         def one() -> int:
-            client.submit("echo", PAYLOAD)
+            client.submit(FUNCTION, PAYLOAD)
             return 1
 
         def window() -> int:
-            client.wait([client.add_task("echo", PAYLOAD) for _ in range(WINDOW)])
+            client.wait([client.add_task(FUNCTION, PAYLOAD) for _ in range(WINDOW)])
             return WINDOW
 
         return rate(one), rate(window)
@@ -135,11 +113,11 @@ def ours_async(flavour: str, port: int, uvloop: bool = False) -> tuple[Figure, F
                 return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
 
             async def one() -> int:
-                await client.submit("echo", PAYLOAD)
+                await client.submit(FUNCTION, PAYLOAD)
                 return 1
 
             async def window() -> int:
-                tasks = [await client.add_task("echo", PAYLOAD) for _ in range(WINDOW)]
+                tasks = [await client.add_task(FUNCTION, PAYLOAD) for _ in range(WINDOW)]
                 await client.wait(tasks)
                 return WINDOW
 
@@ -163,7 +141,7 @@ def gear_client(port: int) -> tuple[Figure, Figure]:
     client.waitForServer()
 
     def submit() -> Any:
-        job = gear.Job(b"echo", PAYLOAD)
+        job = gear.Job(FUNCTION.encode(), PAYLOAD)
         job.done_event = threading.Event()
         client.submitJob(job)
         return job
@@ -190,12 +168,12 @@ def pygearman_client(port: int) -> tuple[Figure, Figure]:
 
     # Without a poll_timeout, pygearman 0.2.6 returns before the jobs complete.
     def one() -> int:
-        request = client.submit_job(b"echo", PAYLOAD, poll_timeout=60)
+        request = client.submit_job(FUNCTION.encode(), PAYLOAD, poll_timeout=60)
         assert request.result == PAYLOAD
         return 1
 
     def window() -> int:
-        jobs = [{"task": b"echo", "data": PAYLOAD} for _ in range(WINDOW)]
+        jobs = [{"task": FUNCTION.encode(), "data": PAYLOAD} for _ in range(WINDOW)]
         requests = client.submit_multiple_jobs(jobs, poll_timeout=60)
         assert all(r.result == PAYLOAD for r in requests)
         return WINDOW
@@ -234,11 +212,7 @@ def start_gearmand(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        echo_worker(args.worker)
-        return
+    parser.parse_args()
     contenders: list[tuple[str, Callable[[int], tuple[Figure, Figure]]]] = [
         ("gearproto raw socket", raw_gearproto),
         ("transports.sync", ours_sync),
@@ -250,11 +224,9 @@ def main() -> None:
     ]
     results: dict[str, tuple[Figure, Figure]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        loadgen = compile_loadgen(Path(tmp))
         server, port = start_gearmand(Path(tmp))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.transports", "--worker", str(port)],
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        )
+        worker = subprocess.Popen([str(loadgen), "serve", "127.0.0.1", str(port), str(WORKERS)])
         try:
             for _round in range(ROUNDS):  # interleaved rounds; the best of each is kept
                 for name, measure in contenders:
