@@ -35,6 +35,7 @@ PAYLOAD = b"x" * 64
 FUNCTION = "bench"  # the function benchmarks/loadgen.c serves (its FUNC)
 WORKERS = 8  # worker connections: enough that 100 jobs in flight wait on the client
 WINDOW = 100
+RAW = "gearproto raw socket"
 DURATION = 1.5  # seconds per measurement
 ROUNDS = 2
 
@@ -212,9 +213,13 @@ def start_gearmand(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.parse_args()
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="contenders whose name contains one of these"
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds")
+    args = parser.parse_args()
     contenders: list[tuple[str, Callable[[int], tuple[Figure, Figure]]]] = [
-        ("gearproto raw socket", raw_gearproto),
+        (RAW, raw_gearproto),
         ("transports.sync", ours_sync),
         ("transports.asyncio", lambda port: ours_async("asyncio", port)),
         ("transports.asyncio+uv", lambda port: ours_async("asyncio", port, uvloop=True)),
@@ -222,13 +227,18 @@ def main() -> None:
         ("gear", gear_client),
         ("pygearman", pygearman_client),
     ]
+    contenders = [
+        (name, measure)
+        for name, measure in contenders
+        if name == RAW or not args.only or any(part in name for part in args.only)
+    ]
     results: dict[str, tuple[Figure, Figure]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         loadgen = compile_loadgen(Path(tmp))
         server, port = start_gearmand(Path(tmp))
         worker = subprocess.Popen([str(loadgen), "serve", "127.0.0.1", str(port), str(WORKERS)])
         try:
-            for _round in range(ROUNDS):  # interleaved rounds; the best of each is kept
+            for _round in range(args.rounds):  # interleaved rounds; the best of each is kept
                 for name, measure in contenders:
                     try:
                         seq, win = measure(port)
@@ -246,9 +256,9 @@ def main() -> None:
     peers = [results[p] for p in ("gear", "pygearman") if p in results]
     best_seq = max((r[0][0] for r in peers), default=0.0)
     best_win = max((r[1][0] for r in peers), default=0.0)
-    raw_seq = results["gearproto raw socket"][0][0]
+    raw_seq = results[RAW][0][0]
     print(
-        f"\n64-byte echo through gearmand, best of {ROUNDS} x {DURATION:.1f} s per figure "
+        f"\n64-byte echo through gearmand, best of {args.rounds} x {DURATION:.1f} s per figure "
         f"({os.cpu_count()} CPUs); CPU = client process CPU per job"
     )
     header = (
