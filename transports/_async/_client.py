@@ -25,16 +25,28 @@ log = logging.getLogger("transports.client")
 
 
 class _Signal:
-    """Wake every waiter once per change (a resettable event)."""
+    """Wake every waiter once per change (a resettable event).
 
-    __slots__ = ("event",)
+    The event is made only when someone waits: most of the tasks of a batch are done
+    before anyone looks at them, and then nothing is allocated.
+    """
+
+    __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        self.event = anyio.Event()
+        self._event: anyio.Event | None = None
 
     def __call__(self) -> None:
-        event, self.event = self.event, anyio.Event()
-        event.set()
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
+
+    async def wait(self) -> None:
+        """Until the next call."""
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
 
 
 class Task(TaskBase):
@@ -48,7 +60,7 @@ class Task(TaskBase):
 
     async def _wait_done(self) -> None:
         while not self._state.done:
-            await self._signal.event.wait()
+            await self._signal.wait()
 
     async def result(self, timeout: float | None = None) -> bytes:
         """Wait for the result (a background job: its handle).
@@ -76,7 +88,7 @@ class Task(TaskBase):
                 remaining = None if deadline is None else deadline - anyio.current_time()
                 try:
                     with anyio.fail_after(remaining):
-                        await self._signal.event.wait()
+                        await self._signal.wait()
                 except TimeoutError:
                     raise Timeout("no update within the timeout") from None
             fresh = state.updates[seen:]
@@ -199,12 +211,14 @@ class Client(ClientBase[_Conn]):
         for address in order:
             if state.attempts > len(order):
                 break
-            try:
-                conn = await self._connection(address)
-            except ConnectionLost as exc:
-                errors.append(str(exc))
-                continue
-            await conn.link.send(conn.session.submit(state))
+            conn = self._conns.get(address)  # the common case, without a coroutine
+            if conn is None:
+                try:
+                    conn = await self._connection(address)
+                except ConnectionLost as exc:
+                    errors.append(str(exc))
+                    continue
+            conn.link.write(conn.session.submit(state))
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
         state.notify()
@@ -218,9 +232,9 @@ class Client(ClientBase[_Conn]):
         try:
             with anyio.fail_after(self._timeout_of(timeout)):
                 conn = await self._connection(address)
-                await conn.link.send(conn.session.request(event, reply))
+                conn.link.write(conn.session.request(event, reply))
                 while not reply.done:
-                    await signal.event.wait()
+                    await signal.wait()
         except TimeoutError:
             raise Timeout(f"no answer from {address} within the timeout") from None
         return reply

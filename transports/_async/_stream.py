@@ -37,7 +37,11 @@ class Link:
 
     Producers (the protocol state, possibly from a job thread via anyio) call
     :meth:`write`, which never blocks, so the order of the sans-I/O state changes is
-    the order of the bytes on the wire.
+    the order of the bytes on the wire. Everything queued while the producers run is
+    written at once when they yield: a batch of submits is one write, and a single
+    submit costs no more than writing it at once (the writer task wakes in the
+    submitter's place while it waits for its answer). A :class:`DirectStream`
+    batches by itself; the writer task then only applies back-pressure.
     """
 
     def __init__(self, stream: Stream) -> None:
@@ -47,50 +51,20 @@ class Link:
         self._ready = anyio.Event()
         self._flushed = anyio.Event()
         self._flushed.set()
-        self._busy = False
         self.broken = False
 
     def write(self, data: bytes) -> None:
         """Queue ``data`` (in the event loop's thread)."""
         if data and not self.broken:
             if self._direct is not None:
-                # The transport keeps the order; the writer task only applies
-                # back-pressure when its buffer grows.
                 if self._direct(data):
                     self._ready.set()
                 return
-            self._out += data
-            if self._flushed.is_set():
-                self._flushed = anyio.Event()
-            self._ready.set()
-
-    async def send(self, data: bytes) -> None:
-        """Write ``data`` from a task: at once when nothing else is being written.
-
-        This saves the hop through the writer task on the hot path (a submit); bytes
-        still reach the wire in the order they were produced.
-        """
-        if self._direct is not None or self._busy or self._out or self.broken:
-            self.write(data)
-            return
-        if not data:
-            return
-        self._busy = True
-        try:
-            await self.stream.send_all(data)
-        except BaseException as exc:
-            # A half-written packet desynchronises the stream: give it up; the reader
-            # then fails or resends what was waiting on it.
-            log.debug("write failed: %r", exc)
-            self.broken = True
-            with anyio.CancelScope(shield=True):
-                await self.stream.aclose()
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._busy = False
-            if self._out:
+            if not self._out:
+                if self._flushed.is_set():
+                    self._flushed = anyio.Event()
                 self._ready.set()
+            self._out += data
 
     async def writer(self) -> None:
         """Run as a task: write queued bytes until cancelled or the stream breaks."""
@@ -98,20 +72,16 @@ class Link:
             while True:
                 await self._ready.wait()
                 self._ready = anyio.Event()
-                if self._busy:  # send() sets the event again when it is done
-                    continue
                 if self._direct is not None:
                     await self.stream.send_all(b"")
                 while self._out:
                     data = bytes(self._out)
                     self._out.clear()
-                    self._busy = True
-                    try:
-                        await self.stream.send_all(data)
-                    finally:
-                        self._busy = False
+                    await self.stream.send_all(data)
                 self._flushed.set()
         except Exception as exc:
+            # A half-written packet desynchronises the stream: give it up; the reader
+            # then fails, or resends what was waiting on it.
             log.debug("write failed: %r", exc)
             self.broken = True
             self._flushed.set()

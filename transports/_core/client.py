@@ -228,11 +228,21 @@ class ClientSession:
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the socket (``b""`` at end of stream)."""
         self.conn.receive_data(data)
+        next_event, tasks_by_handle = self.conn.next_event, self._tasks
         while True:
-            event = self.conn.next_event()
+            event = next_event()
             if event is gearproto.NEED_DATA:
                 return
-            if type(event) is gearproto.ConnectionClosed:
+            if type(event) is gearproto.WorkComplete:  # the common case, inline
+                tasks = tasks_by_handle.get(event.handle)
+                if tasks is not None and len(tasks) == 1:
+                    task = tasks[0]
+                    del tasks_by_handle[event.handle]
+                    task.result = event.data
+                    task.done = True
+                    task.notify()
+                    continue
+            elif type(event) is gearproto.ConnectionClosed:
                 self.eof = True
                 return
             self._event(event)

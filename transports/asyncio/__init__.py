@@ -28,26 +28,46 @@ _HIGH_WATER = 256 * 1024
 
 
 class _Stream:
-    """A :class:`~asyncio.StreamReader`/:class:`~asyncio.StreamWriter` pair as a byte stream."""
+    """A :class:`~asyncio.StreamReader`/:class:`~asyncio.StreamWriter` pair as a byte stream.
+
+    Writes queued while the event loop runs other code go to the transport together,
+    in one call, at the end of the loop's turn: a batch of submits is one ``send``.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._loop = asyncio.get_running_loop()
 
     async def receive_some(self, max_bytes: int) -> bytes:
         return await self._reader.read(max_bytes)
 
+    def _flush(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            self._size = 0
+            if not self._writer.is_closing():
+                self._writer.write(data)
+
     async def send_all(self, data: bytes) -> None:
+        self._flush()
         if data:
             self._writer.write(data)
         await self._writer.drain()
 
     def write_nowait(self, data: bytes) -> bool:
-        """Queue ``data`` on the transport (in order); ``True`` if it should drain."""
-        self._writer.write(data)
-        return self._writer.transport.get_write_buffer_size() > _HIGH_WATER
+        """Queue ``data`` (in order); ``True`` if it should drain."""
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+        self._size += len(data)
+        return self._size + self._writer.transport.get_write_buffer_size() > _HIGH_WATER
 
     async def aclose(self) -> None:
+        self._flush()
         self._writer.close()
         try:
             await self._writer.wait_closed()
