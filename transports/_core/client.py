@@ -221,6 +221,11 @@ class ClientSession:
                     del self._tasks[task.handle]
 
     @property
+    def answers_due(self) -> bool:
+        """Whether a request sent on this connection still waits for its answer."""
+        return bool(self._waiting)
+
+    @property
     def busy(self) -> bool:
         """Whether anything is still waiting for this connection."""
         return bool(self._waiting or self._tasks)
