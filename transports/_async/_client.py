@@ -205,19 +205,18 @@ class Client(ClientBase[_Conn]):
             raise ConnectionLost(f"job server {address} closed the connection")
         return conn
 
-    async def _submit_state(self, state: TaskState) -> None:
-        order = self._pool.order(state.key)
+    async def _submit_state(self, state: TaskState, order: list[Address] | None = None) -> None:
+        if order is None:
+            order = self._pool.order(state.key)
         errors: list[str] = []
         for address in order:
             if state.attempts > len(order):
                 break
-            conn = self._conns.get(address)  # the common case, without a coroutine
-            if conn is None:
-                try:
-                    conn = await self._connection(address)
-                except ConnectionLost as exc:
-                    errors.append(str(exc))
-                    continue
+            try:
+                conn = await self._connection(address)
+            except ConnectionLost as exc:
+                errors.append(str(exc))
+                continue
             conn.link.write(conn.session.submit(state))
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
@@ -263,7 +262,12 @@ class Client(ClientBase[_Conn]):
             on_update=on_update,
         )
         task = Task(self, state)
-        await self._submit_state(state)
+        order = self._pool.order(state.key)
+        conn = self._conns.get(order[0])
+        if conn is not None:  # the common case, without a coroutine
+            conn.link.write(conn.session.submit(state))
+        else:
+            await self._submit_state(state, order)
         return task
 
     async def submit(

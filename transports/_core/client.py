@@ -233,12 +233,25 @@ class ClientSession:
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the socket (``b""`` at end of stream)."""
         self.conn.receive_data(data)
-        next_event, tasks_by_handle = self.conn.next_event, self._tasks
+        next_event, tasks_by_handle, waiting = self.conn.next_event, self._tasks, self._waiting
         while True:
             event = next_event()
             if event is gearproto.NEED_DATA:
                 return
-            if type(event) is gearproto.WorkComplete:  # the common case, inline
+            # The two packets of a foreground job, inline; the rest in _event.
+            if type(event) is gearproto.JobCreated:
+                waiter = waiting[0]
+                if type(waiter) is TaskState and not waiter.background:
+                    waiting.popleft()
+                    handle = waiter.handle = event.handle
+                    waiter.server = self.address
+                    tasks = tasks_by_handle.get(handle)
+                    if tasks is None:
+                        tasks_by_handle[handle] = deque((waiter,))
+                    else:
+                        tasks.append(waiter)
+                    continue
+            elif type(event) is gearproto.WorkComplete:
                 tasks = tasks_by_handle.get(event.handle)
                 if tasks is not None and len(tasks) == 1:
                     task = tasks[0]

@@ -38,7 +38,7 @@ class _Stream:
         self._reader = reader
         self._writer = writer
         self._pending: list[bytes] = []
-        self._size = 0
+        self._size = 0  # what the transport holds, and what is pending
         self._loop = asyncio.get_running_loop()
 
     async def receive_some(self, max_bytes: int) -> bytes:
@@ -48,7 +48,6 @@ class _Stream:
         if self._pending:
             data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
             self._pending.clear()
-            self._size = 0
             if not self._writer.is_closing():
                 self._writer.write(data)
 
@@ -62,9 +61,10 @@ class _Stream:
         """Queue ``data`` (in order); ``True`` if it should drain."""
         if not self._pending:
             self._loop.call_soon(self._flush)
+            self._size = self._writer.transport.get_write_buffer_size()
         self._pending.append(data)
         self._size += len(data)
-        return self._size + self._writer.transport.get_write_buffer_size() > _HIGH_WATER
+        return self._size > _HIGH_WATER
 
     async def aclose(self) -> None:
         self._flush()
