@@ -217,7 +217,8 @@ class Client(ClientBase[_Conn]):
             except ConnectionLost as exc:
                 errors.append(str(exc))
                 continue
-            conn.link.write(conn.session.submit(state))
+            now = not conn.session.answers_due
+            conn.link.write(conn.session.submit(state), now)
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
         state.notify()
@@ -231,7 +232,8 @@ class Client(ClientBase[_Conn]):
         try:
             with anyio.fail_after(self._timeout_of(timeout)):
                 conn = await self._connection(address)
-                conn.link.write(conn.session.request(event, reply))
+                now = not conn.session.answers_due
+                conn.link.write(conn.session.request(event, reply), now)
                 while not reply.done:
                     await signal.wait()
         except TimeoutError:
@@ -265,7 +267,8 @@ class Client(ClientBase[_Conn]):
         order = self._pool.order(state.key)
         conn = self._conns.get(order[0])
         if conn is not None:  # the common case, without a coroutine
-            conn.link.write(conn.session.submit(state))
+            now = not conn.session.answers_due
+            conn.link.write(conn.session.submit(state), now)
         else:
             await self._submit_state(state, order)
         return task

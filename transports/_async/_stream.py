@@ -7,7 +7,7 @@ from typing import Protocol
 
 import anyio
 
-__all__ = ("DirectStream", "Link", "Stream")
+__all__ = ("DirectStream", "Link", "Stream", "TryStream")
 
 log = logging.getLogger("transports")
 
@@ -28,8 +28,18 @@ class Stream(Protocol):
 class DirectStream(Stream, Protocol):
     """A stream that can also queue bytes without awaiting (asyncio's transports)."""
 
-    def write_nowait(self, data: bytes) -> bool:
-        """Queue ``data`` in order; ``True`` when the buffer is full enough to drain."""
+    def write_nowait(self, data: bytes, now: bool) -> bool:
+        """Queue ``data`` in order (``now``: write it at once if nothing is queued).
+
+        Returns ``True`` when the buffer is full enough to drain.
+        """
+
+
+class TryStream(Stream, Protocol):
+    """A stream that can also try a write without waiting (trio's plain sockets)."""
+
+    def send_nowait(self, data: bytes) -> int:
+        """Write what the kernel takes now; how many bytes that was."""
 
 
 class Link:
@@ -38,28 +48,38 @@ class Link:
     Producers (the protocol state, possibly from a job thread via anyio) call
     :meth:`write`, which never blocks, so the order of the sans-I/O state changes is
     the order of the bytes on the wire. Everything queued while the producers run is
-    written at once when they yield: a batch of submits is one write, and a single
-    submit costs no more than writing it at once (the writer task wakes in the
-    submitter's place while it waits for its answer). A :class:`DirectStream`
-    batches by itself; the writer task then only applies back-pressure.
+    written at once when they yield, so a batch of submits is one write. A write
+    marked ``now`` (a request when no earlier one awaits its answer: Nagle's rule at
+    the level of requests) goes out at once if nothing is queued, which spares a
+    lone submit the hop through the writer task. A :class:`DirectStream` batches by
+    itself; the writer task then only applies back-pressure.
     """
 
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self._direct = getattr(stream, "write_nowait", None)
+        self._try = getattr(stream, "send_nowait", None)
         self._out = bytearray()
+        self._sending = False
         self._ready = anyio.Event()
         self._flushed = anyio.Event()
         self._flushed.set()
         self.broken = False
 
-    def write(self, data: bytes) -> None:
-        """Queue ``data`` (in the event loop's thread)."""
+    def write(self, data: bytes, now: bool = False) -> None:
+        """Queue ``data`` (in the event loop's thread); ``now``: try to write it at once."""
         if data and not self.broken:
             if self._direct is not None:
-                if self._direct(data):
+                if self._direct(data, now):
                     self._ready.set()
                 return
+            if now and self._try is not None and not self._out and not self._sending:
+                try:
+                    data = data[self._try(data) :]
+                except OSError:
+                    pass  # the writer task meets the error again and gives the stream up
+                if not data:
+                    return
             if not self._out:
                 if self._flushed.is_set():
                     self._flushed = anyio.Event()
@@ -77,7 +97,9 @@ class Link:
                 while self._out:
                     data = bytes(self._out)
                     self._out.clear()
+                    self._sending = True
                     await self.stream.send_all(data)
+                    self._sending = False
                 self._flushed.set()
         except Exception as exc:
             # A half-written packet desynchronises the stream: give it up; the reader

@@ -57,8 +57,14 @@ class _Stream:
             self._writer.write(data)
         await self._writer.drain()
 
-    def write_nowait(self, data: bytes) -> bool:
-        """Queue ``data`` (in order); ``True`` if it should drain."""
+    def write_nowait(self, data: bytes, now: bool) -> bool:
+        """Queue ``data`` in order (``now``: write at once if nothing is queued).
+
+        Returns ``True`` when the buffers are full enough to drain.
+        """
+        if now and not self._pending:
+            self._writer.write(data)
+            return self._writer.transport.get_write_buffer_size() > _HIGH_WATER
         if not self._pending:
             self._loop.call_soon(self._flush)
             self._size = self._writer.transport.get_write_buffer_size()

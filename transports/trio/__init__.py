@@ -71,6 +71,12 @@ class _SocketStream:
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ConnectionResetError(str(exc)) from exc
 
+    def send_nowait(self, data: bytes) -> int:
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
     async def send_all(self, data: bytes) -> None:
         sock, view = self._sock, memoryview(data)
         try:
