@@ -1,14 +1,24 @@
 """Clients side by side against one gearmand: ``python -m benchmarks.transports``.
 
-Every contender calls the same echo worker (a minimal worker driven by gearproto in a
-separate process) through the same gearmand with 64-byte payloads, and is measured on:
+    python -m benchmarks.transports [--only NAME ...] [--rounds N]
+
+Every contender calls the same echo function through the same gearmand (one I/O
+thread) with 64-byte payloads. The function is served by ``benchmarks/loadgen.c``
+(compiled at run time, as for ``benchmarks.server``) in its ``serve`` mode: eight
+worker connections in one C process, so that neither the worker nor a single worker
+connection sets the pace. Each contender is measured on:
 
 * sequential foreground round trips per second (submit, wait for the result, repeat);
-* jobs per second with 100 in flight (submit 100, wait for all of them, repeat).
+* jobs per second with 100 in flight (submit 100, wait for all of them, repeat);
 
-Contenders: our sync, asyncio and trio clients; the ``gear`` client; the ``pygearman``
-client (skipped, and said so, if it is not installed); and a raw-socket loop driven by
-gearproto alone, the floor for latency.
+and, for both, the client process's own CPU time per job: on a small machine the
+client shares the cores with gearmand and the worker, so the CPU it spends per job
+is the part of the cost that belongs to the client library.
+
+Contenders: our sync, asyncio (also on uvloop) and trio clients; the ``gear`` client;
+the ``pygearman`` client (skipped, and said so, if it is not installed); and a
+raw-socket loop driven by gearproto alone, the floor for latency. ``--only`` keeps
+the raw loop and the contenders whose name contains one of the words given.
 """
 
 from __future__ import annotations
@@ -256,6 +266,8 @@ def main() -> None:
     peers = [results[p] for p in ("gear", "pygearman") if p in results]
     best_seq = max((r[0][0] for r in peers), default=0.0)
     best_win = max((r[1][0] for r in peers), default=0.0)
+    lean_seq = min((r[0][1] for r in peers), default=0.0)
+    lean_win = min((r[1][1] for r in peers), default=0.0)
     raw_seq = results[RAW][0][0]
     print(
         f"\n64-byte echo through gearmand, best of {args.rounds} x {DURATION:.1f} s per figure "
@@ -263,18 +275,22 @@ def main() -> None:
     )
     header = (
         f"{'client':<21}{'round trips/s':>14}{'latency':>9}{'vs raw':>8}{'vs peer':>8}"
-        f"{'CPU':>8} |{'jobs/s, 100 in flight':>22}{'vs peer':>8}{'CPU':>8}"
+        f"{'CPU':>7}{'cheaper':>8} |{'100 in flight/s':>16}{'vs peer':>8}{'CPU':>7}{'cheaper':>8}"
     )
     print(header)
     print("-" * len(header))
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:>7.2f}x" if b else f"{'-':>8}"
+
     for name, ((one, one_cpu), (many, many_cpu)) in results.items():
         print(
-            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{raw_seq / one:>7.2f}x"
-            f"{(one / best_seq if best_seq else 0):>7.2f}x{one_cpu:>6.0f}µs |"
-            f"{many:>22,.0f}{(many / best_win if best_win else 0):>7.2f}x{many_cpu:>6.0f}µs"
+            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{ratio(raw_seq, one)}"
+            f"{ratio(one, best_seq)}{one_cpu:>5.0f}µs{ratio(lean_seq, one_cpu)} |"
+            f"{many:>16,.0f}{ratio(many, best_win)}{many_cpu:>5.0f}µs{ratio(lean_win, many_cpu)}"
         )
     print("(vs raw: latency relative to the gearproto raw loop; vs peer: rate relative to")
-    print(" the best of gear and pygearman)")
+    print(" the best of gear and pygearman; cheaper: the lowest peer CPU per job / this one)")
 
 
 if __name__ == "__main__":
