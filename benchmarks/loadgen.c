@@ -5,10 +5,10 @@
  *   bg    HOST PORT N SIZE                                  background submits
  *   drain HOST PORT WORKERS                                 grab+complete until NO_JOB
  *   big   HOST PORT SIZE COUNT                              one client, one worker
- *   serve HOST PORT WORKERS                                 echo workers until killed
+ *   serve HOST PORT WORKERS [FUNCTION]                      echo workers until killed
  * Prints one line of "key=value" results, including cpu= (our own CPU seconds / wall);
- * serve prints nothing: it answers every job of FUNC with its own data, for
- * benchmarks/transports.py, whose clients are the ones measured.
+ * serve prints nothing: it answers every job of FUNCTION (default "bench") with its
+ * own data, for benchmarks/transports.py, whose clients are the ones measured.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -81,10 +81,10 @@ static void put(conn_t *c, int type, const char *a, size_t alen, const char *b, 
 }
 
 static char *payload; static size_t psize;
-static const char FUNC[] = "bench";
+static const char *FUNC = "bench";
 
 static void submit(conn_t *c, int type) {
-    put(c, type, FUNC, 5, "", 0, payload, psize, 1, 1);
+    put(c, type, FUNC, strlen(FUNC), "", 0, payload, psize, 1, 1);
     if (c->n_starts < 64) c->starts[c->n_starts++] = now();
 }
 
@@ -168,7 +168,7 @@ static int readable(conn_t *c) {
 
 static void add_worker(conn_t *c, const char *host, int port) {
     c->fd = dial(host, port); c->worker = 1;
-    put(c, CAN_DO, FUNC, 5, "", 0, "", 0, 0, 0);
+    put(c, CAN_DO, FUNC, strlen(FUNC), "", 0, "", 0, 0, 0);
     put(c, GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
     flush_out(c);
 }
@@ -203,6 +203,7 @@ int main(int argc, char **argv) {
     double w0 = now(), c0 = cpu();
     if (!strcmp(mode, "serve")) {
         int nw = atoi(argv[4]);
+        if (argc > 5) FUNC = argv[5];
         mode_rt = 1;
         conn_t *cs = calloc(nw, sizeof *cs);
         for (int i = 0; i < nw; i++) add_worker(&cs[i], host, port);
@@ -238,7 +239,7 @@ int main(int argc, char **argv) {
         while (c.created < n) {
             while (sent < n && sent - c.created < 20000 && c.out_len < (1 << 20)) {
                 int ul = snprintf(uniq, sizeof uniq, "u%ld", sent);
-                put(&c, SUBMIT_JOB_BG, FUNC, 5, uniq, ul, payload, psize, 1, 1);
+                put(&c, SUBMIT_JOB_BG, FUNC, strlen(FUNC), uniq, ul, payload, psize, 1, 1);
                 sent++;
             }
             flush_out(&c);

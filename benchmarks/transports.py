@@ -2,11 +2,12 @@
 
     python -m benchmarks.transports [--only NAME ...] [--rounds N]
 
-Every contender calls the same echo function through the same gearmand (one I/O
-thread) with 64-byte payloads. The function is served by ``benchmarks/loadgen.c``
-(compiled at run time, as for ``benchmarks.server``) in its ``serve`` mode: eight
-worker connections in one C process, so that neither the worker nor a single worker
-connection sets the pace. Each contender is measured on:
+Every contender calls the same echo functions through the same gearmand (one I/O
+thread) with 64-byte payloads. They are served by ``benchmarks/loadgen.c``
+(compiled at run time, as for ``benchmarks.server``) in its ``serve`` mode, so that
+the worker does not set the pace: one worker connection for the round trips (gearmand
+wakes every idle worker of a function for each job) and eight for the jobs in flight.
+Each contender is measured on:
 
 * sequential foreground round trips per second (submit, wait for the result, repeat);
 * jobs per second with 100 in flight (submit 100, wait for all of them, repeat);
@@ -42,8 +43,12 @@ import gearproto
 from benchmarks.server import compile_loadgen
 
 PAYLOAD = b"x" * 64
-FUNCTION = "bench"  # the function benchmarks/loadgen.c serves (its FUNC)
-WORKERS = 8  # worker connections: enough that 100 jobs in flight wait on the client
+# The echo functions and how many worker connections serve each (benchmarks/loadgen.c).
+# One for round trips: gearmand wakes every sleeping worker of a function for each
+# new job, so eight idle workers would cost the machine eight wake-ups per round trip.
+# Eight with 100 jobs in flight, so that the jobs wait on the client, not a worker.
+ONE, MANY = "echo", "echo8"
+WORKERS = {ONE: 1, MANY: 8}
 WINDOW = 100
 RAW = "gearproto raw socket"
 DURATION = 1.5  # seconds per measurement
@@ -73,13 +78,9 @@ def raw_gearproto(port: int) -> tuple[Figure, Figure]:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def run(n: int) -> int:
-        sock.sendall(
-            b"".join(
-                conn.send(gearproto.SubmitJob(function=FUNCTION.encode(), data=PAYLOAD))
-                for _ in range(n)
-            )
-        )
+    def run(n: int, function: str) -> int:
+        submit = gearproto.SubmitJob(function=function.encode(), data=PAYLOAD)
+        sock.sendall(b"".join(conn.send(submit) for _ in range(n)))
         done = 0
         while done < n:
             conn.receive_data(sock.recv(262144))
@@ -87,7 +88,7 @@ def raw_gearproto(port: int) -> tuple[Figure, Figure]:
         return n
 
     try:
-        return rate(lambda: run(1)), rate(lambda: run(WINDOW))
+        return rate(lambda: run(1, ONE)), rate(lambda: run(WINDOW, MANY))
     finally:
         sock.close()
 
@@ -98,11 +99,11 @@ def ours_sync(port: int) -> tuple[Figure, Figure]:
     with Client(f"127.0.0.1:{port}") as client:
 
         def one() -> int:
-            client.submit(FUNCTION, PAYLOAD)
+            client.submit(ONE, PAYLOAD)
             return 1
 
         def window() -> int:
-            client.wait([client.add_task(FUNCTION, PAYLOAD) for _ in range(WINDOW)])
+            client.wait([client.add_task(MANY, PAYLOAD) for _ in range(WINDOW)])
             return WINDOW
 
         return rate(one), rate(window)
@@ -124,11 +125,11 @@ def ours_async(flavour: str, port: int, uvloop: bool = False) -> tuple[Figure, F
                 return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
 
             async def one() -> int:
-                await client.submit(FUNCTION, PAYLOAD)
+                await client.submit(ONE, PAYLOAD)
                 return 1
 
             async def window() -> int:
-                tasks = [await client.add_task(FUNCTION, PAYLOAD) for _ in range(WINDOW)]
+                tasks = [await client.add_task(MANY, PAYLOAD) for _ in range(WINDOW)]
                 await client.wait(tasks)
                 return WINDOW
 
@@ -151,18 +152,18 @@ def gear_client(port: int) -> tuple[Figure, Figure]:
     client.addServer("127.0.0.1", port)
     client.waitForServer()
 
-    def submit() -> Any:
-        job = gear.Job(FUNCTION.encode(), PAYLOAD)
+    def submit(function: str) -> Any:
+        job = gear.Job(function.encode(), PAYLOAD)
         job.done_event = threading.Event()
         client.submitJob(job)
         return job
 
     def one() -> int:
-        submit().done_event.wait()
+        submit(ONE).done_event.wait()
         return 1
 
     def window() -> int:
-        for job in [submit() for _ in range(WINDOW)]:
+        for job in [submit(MANY) for _ in range(WINDOW)]:
             job.done_event.wait()
         return WINDOW
 
@@ -179,12 +180,12 @@ def pygearman_client(port: int) -> tuple[Figure, Figure]:
 
     # Without a poll_timeout, pygearman 0.2.6 returns before the jobs complete.
     def one() -> int:
-        request = client.submit_job(FUNCTION.encode(), PAYLOAD, poll_timeout=60)
+        request = client.submit_job(ONE.encode(), PAYLOAD, poll_timeout=60)
         assert request.result == PAYLOAD
         return 1
 
     def window() -> int:
-        jobs = [{"task": FUNCTION.encode(), "data": PAYLOAD} for _ in range(WINDOW)]
+        jobs = [{"task": MANY.encode(), "data": PAYLOAD} for _ in range(WINDOW)]
         requests = client.submit_multiple_jobs(jobs, poll_timeout=60)
         assert all(r.result == PAYLOAD for r in requests)
         return WINDOW
@@ -246,7 +247,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         loadgen = compile_loadgen(Path(tmp))
         server, port = start_gearmand(Path(tmp))
-        worker = subprocess.Popen([str(loadgen), "serve", "127.0.0.1", str(port), str(WORKERS)])
+        workers = [
+            subprocess.Popen([str(loadgen), "serve", "127.0.0.1", str(port), str(n), function])
+            for function, n in WORKERS.items()
+        ]
         try:
             for _round in range(args.rounds):  # interleaved rounds; the best of each is kept
                 for name, measure in contenders:
@@ -259,10 +263,9 @@ def main() -> None:
                     old = results.get(name, ((0.0, 0.0), (0.0, 0.0)))
                     results[name] = (max(old[0], seq), max(old[1], win))
         finally:
-            worker.kill()
-            server.kill()
-            worker.wait()
-            server.wait()
+            for proc in [*workers, server]:
+                proc.kill()
+                proc.wait()
     peers = [results[p] for p in ("gear", "pygearman") if p in results]
     best_seq = max((r[0][0] for r in peers), default=0.0)
     best_win = max((r[1][0] for r in peers), default=0.0)

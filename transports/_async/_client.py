@@ -110,6 +110,14 @@ class _Conn:
         session, stream = self.session, self.link.stream
         error = ConnectionLost(f"job server {session.address} closed the connection")
         try:
+            deliver = getattr(stream, "deliver", None)
+            if deliver is not None:  # reads handed over by the event loop: no wake-up
+
+                def feed(data: bytes) -> bool:
+                    session.receive(data)
+                    return session.eof or session.closed
+
+                await deliver(feed)
             while not (session.eof or session.closed):
                 session.receive(await stream.receive_some(262144))
         except anyio.get_cancelled_exc_class():

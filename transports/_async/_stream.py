@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 import anyio
 
-__all__ = ("DirectStream", "Link", "Stream", "TryStream")
+__all__ = ("DirectStream", "Link", "PushStream", "Stream", "TryStream")
 
 log = logging.getLogger("transports")
 
@@ -33,6 +34,13 @@ class DirectStream(Stream, Protocol):
 
         Returns ``True`` when the buffer is full enough to drain.
         """
+
+
+class PushStream(Stream, Protocol):
+    """A stream that can hand each read to a function from the event loop (asyncio)."""
+
+    async def deliver(self, sink: Callable[[bytes], bool]) -> None:
+        """Call ``sink`` with every read (``b""`` at the end) until it returns ``True``."""
 
 
 class TryStream(Stream, Protocol):
