@@ -261,7 +261,12 @@ class Client(ClientBase[_Conn]):
         epoch: float | None = None,
         on_update: Callable[[Update], None] | None = None,
     ) -> Task:
-        """Submit a job without waiting for it; returns its :class:`Task`."""
+        """Submit a job without waiting for it; returns its :class:`Task`.
+
+        The submit is written at once when no earlier request on its connection awaits
+        an answer; otherwise it is written with the others of its batch when the
+        calling task next waits (for a result, or anything else).
+        """
         state = core.make_task(
             function,
             data,

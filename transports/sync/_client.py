@@ -277,6 +277,10 @@ class Client(ClientBase[_Conn]):
     ) -> Task:
         """Submit a job without waiting for it; returns its :class:`Task`.
 
+        The submit is sent at once when no earlier request on its connection awaits
+        an answer; otherwise it leaves, with the rest of its batch, as soon as that
+        answer arrives or a thread waits on this client, whichever comes first.
+
         ``on_update`` is called (from the reader thread) with each
         :class:`~transports.Update` as it arrives; it must not wait on this
         client. ``epoch`` (Unix seconds or a
