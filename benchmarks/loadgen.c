@@ -5,7 +5,10 @@
  *   bg    HOST PORT N SIZE                                  background submits
  *   drain HOST PORT WORKERS                                 grab+complete until NO_JOB
  *   big   HOST PORT SIZE COUNT                              one client, one worker
- * Prints one line of "key=value" results, including cpu= (our own CPU seconds / wall).
+ *   serve HOST PORT WORKERS [FUNCTION]                      echo workers until killed
+ * Prints one line of "key=value" results, including cpu= (our own CPU seconds / wall);
+ * serve prints nothing: it answers every job of FUNCTION (default "bench") with its
+ * own data, for benchmarks/transports.py, whose clients are the ones measured.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -78,10 +81,10 @@ static void put(conn_t *c, int type, const char *a, size_t alen, const char *b, 
 }
 
 static char *payload; static size_t psize;
-static const char FUNC[] = "bench";
+static const char *FUNC = "bench";
 
 static void submit(conn_t *c, int type) {
-    put(c, type, FUNC, 5, "", 0, payload, psize, 1, 1);
+    put(c, type, FUNC, strlen(FUNC), "", 0, payload, psize, 1, 1);
     if (c->n_starts < 64) c->starts[c->n_starts++] = now();
 }
 
@@ -163,6 +166,13 @@ static int readable(conn_t *c) {
     return stop;
 }
 
+static void add_worker(conn_t *c, const char *host, int port) {
+    c->fd = dial(host, port); c->worker = 1;
+    put(c, CAN_DO, FUNC, strlen(FUNC), "", 0, "", 0, 0, 0);
+    put(c, GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
+    flush_out(c);
+}
+
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y;
 }
@@ -191,18 +201,20 @@ int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: see source\n"); return 2; }
     const char *mode = argv[1], *host = argv[2]; int port = atoi(argv[3]);
     double w0 = now(), c0 = cpu();
-    if (!strcmp(mode, "rt")) {
+    if (!strcmp(mode, "serve")) {
+        int nw = atoi(argv[4]);
+        if (argc > 5) FUNC = argv[5];
+        mode_rt = 1;
+        conn_t *cs = calloc(nw, sizeof *cs);
+        for (int i = 0; i < nw; i++) add_worker(&cs[i], host, port);
+        loop(cs, nw, 0, 0, 0);
+    } else if (!strcmp(mode, "rt")) {
         int nc = atoi(argv[4]), nw = atoi(argv[5]), inflight = atoi(argv[6]);
         double secs = atof(argv[7]); psize = atol(argv[8]);
         payload = malloc(psize); memset(payload, 'x', psize);
         mode_rt = 1;
         conn_t *cs = calloc(nc + nw, sizeof *cs);
-        for (int i = 0; i < nw; i++) {
-            cs[i].fd = dial(host, port); cs[i].worker = 1;
-            put(&cs[i], CAN_DO, FUNC, 5, "", 0, "", 0, 0, 0);
-            put(&cs[i], GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
-            flush_out(&cs[i]);
-        }
+        for (int i = 0; i < nw; i++) add_worker(&cs[i], host, port);
         usleep(200000);
         for (int i = nw; i < nw + nc; i++) {
             cs[i].fd = dial(host, port);
@@ -227,7 +239,7 @@ int main(int argc, char **argv) {
         while (c.created < n) {
             while (sent < n && sent - c.created < 20000 && c.out_len < (1 << 20)) {
                 int ul = snprintf(uniq, sizeof uniq, "u%ld", sent);
-                put(&c, SUBMIT_JOB_BG, FUNC, 5, uniq, ul, payload, psize, 1, 1);
+                put(&c, SUBMIT_JOB_BG, FUNC, strlen(FUNC), uniq, ul, payload, psize, 1, 1);
                 sent++;
             }
             flush_out(&c);
@@ -240,11 +252,7 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "drain")) {
         int nw = atoi(argv[4]);
         conn_t *cs = calloc(nw, sizeof *cs);
-        for (int i = 0; i < nw; i++) {
-            cs[i].fd = dial(host, port); cs[i].worker = 1;
-            put(&cs[i], CAN_DO, FUNC, 5, "", 0, "", 0, 0, 0);
-            put(&cs[i], GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
-        }
+        for (int i = 0; i < nw; i++) add_worker(&cs[i], host, port);
         loop(cs, nw, 0, 0, nw);
         double wall = now() - w0;
         printf("jobs=%ld rate=%.0f cpu=%.3f\n", total_done, total_done / wall, (cpu() - c0) / wall);
@@ -253,10 +261,7 @@ int main(int argc, char **argv) {
         payload = malloc(psize); memset(payload, 'y', psize);
         mode_rt = 1;
         conn_t *cs = calloc(2, sizeof *cs);
-        cs[0].fd = dial(host, port); cs[0].worker = 1;
-        put(&cs[0], CAN_DO, FUNC, 5, "", 0, "", 0, 0, 0);
-        put(&cs[0], GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
-        flush_out(&cs[0]);
+        add_worker(&cs[0], host, port);
         usleep(200000);
         cs[1].fd = dial(host, port);
         w0 = now(); c0 = cpu();

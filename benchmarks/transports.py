@@ -1,14 +1,25 @@
 """Clients side by side against one gearmand: ``python -m benchmarks.transports``.
 
-Every contender calls the same echo worker (a minimal worker driven by gearproto in a
-separate process) through the same gearmand with 64-byte payloads, and is measured on:
+    python -m benchmarks.transports [--only NAME ...] [--rounds N]
+
+Every contender calls the same echo functions through the same gearmand (one I/O
+thread) with 64-byte payloads. They are served by ``benchmarks/loadgen.c``
+(compiled at run time, as for ``benchmarks.server``) in its ``serve`` mode, so that
+the worker does not set the pace: one worker connection for the round trips (gearmand
+wakes every idle worker of a function for each job) and eight for the jobs in flight.
+Each contender is measured on:
 
 * sequential foreground round trips per second (submit, wait for the result, repeat);
-* jobs per second with 100 in flight (submit 100, wait for all of them, repeat).
+* jobs per second with 100 in flight (submit 100, wait for all of them, repeat);
 
-Contenders: our sync, asyncio and trio clients; the ``gear`` client; the ``pygearman``
-client (skipped, and said so, if it is not installed); and a raw-socket loop driven by
-gearproto alone, the floor for latency.
+and, for both, the client process's own CPU time per job: on a small machine the
+client shares the cores with gearmand and the worker, so the CPU it spends per job
+is the part of the cost that belongs to the client library.
+
+Contenders: our sync, asyncio (also on uvloop) and trio clients; the ``gear`` client;
+the ``pygearman`` client (skipped, and said so, if it is not installed); and a
+raw-socket loop driven by gearproto alone, the floor for latency. ``--only`` keeps
+the raw loop and the contenders whose name contains one of the words given.
 """
 
 from __future__ import annotations
@@ -29,37 +40,19 @@ from typing import Any
 import anyio
 
 import gearproto
+from benchmarks.server import compile_loadgen
 
 PAYLOAD = b"x" * 64
+# The echo functions and how many worker connections serve each (benchmarks/loadgen.c).
+# One for round trips: gearmand wakes every sleeping worker of a function for each
+# new job, so eight idle workers would cost the machine eight wake-ups per round trip.
+# Eight with 100 jobs in flight, so that the jobs wait on the client, not a worker.
+ONE, MANY = "echo", "echo8"
+WORKERS = {ONE: 1, MANY: 8}
 WINDOW = 100
-DURATION = 1.5  # seconds per measurement
-ROUNDS = 2
-
-
-# --------------------------------------------------------------------- the echo worker
-
-
-def echo_worker(port: int) -> None:
-    """Serve ``echo`` forever with one connection and no overhead beyond gearproto."""
-    conn = gearproto.Connection(gearproto.WORKER)
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(conn.send(gearproto.CanDo(function=b"echo")) + conn.send(gearproto.GrabJob()))
-    while True:
-        data = sock.recv(262144)
-        if not data:
-            return
-        conn.receive_data(data)
-        out = b""
-        for event in conn.events():
-            if isinstance(event, gearproto.JobAssign):
-                out += conn.send(gearproto.WorkComplete(handle=event.handle, data=event.data))
-                out += conn.send(gearproto.GrabJob())
-            elif isinstance(event, gearproto.NoJob):
-                out += conn.send(gearproto.PreSleep())
-            elif isinstance(event, gearproto.Noop):
-                out += conn.send(gearproto.GrabJob())
-        sock.sendall(out)
+RAW = "gearproto raw socket"
+DURATION = 1.0  # seconds per measurement
+ROUNDS = 3
 
 
 # --------------------------------------------------------------------- measuring
@@ -85,12 +78,9 @@ def raw_gearproto(port: int) -> tuple[Figure, Figure]:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def run(n: int) -> int:
-        sock.sendall(
-            b"".join(
-                conn.send(gearproto.SubmitJob(function=b"echo", data=PAYLOAD)) for _ in range(n)
-            )
-        )
+    def run(n: int, function: str) -> int:
+        submit = gearproto.SubmitJob(function=function.encode(), data=PAYLOAD)
+        sock.sendall(b"".join(conn.send(submit) for _ in range(n)))
         done = 0
         while done < n:
             conn.receive_data(sock.recv(262144))
@@ -98,7 +88,7 @@ def raw_gearproto(port: int) -> tuple[Figure, Figure]:
         return n
 
     try:
-        return rate(lambda: run(1)), rate(lambda: run(WINDOW))
+        return rate(lambda: run(1, ONE)), rate(lambda: run(WINDOW, MANY))
     finally:
         sock.close()
 
@@ -109,11 +99,11 @@ def ours_sync(port: int) -> tuple[Figure, Figure]:
     with Client(f"127.0.0.1:{port}") as client:
 
         def one() -> int:
-            client.submit("echo", PAYLOAD)
+            client.submit(ONE, PAYLOAD)
             return 1
 
         def window() -> int:
-            client.wait([client.add_task("echo", PAYLOAD) for _ in range(WINDOW)])
+            client.wait([client.add_task(MANY, PAYLOAD) for _ in range(WINDOW)])
             return WINDOW
 
         return rate(one), rate(window)
@@ -135,11 +125,11 @@ def ours_async(flavour: str, port: int, uvloop: bool = False) -> tuple[Figure, F
                 return jobs / elapsed, (time.process_time() - cpu) * 1e6 / jobs
 
             async def one() -> int:
-                await client.submit("echo", PAYLOAD)
+                await client.submit(ONE, PAYLOAD)
                 return 1
 
             async def window() -> int:
-                tasks = [await client.add_task("echo", PAYLOAD) for _ in range(WINDOW)]
+                tasks = [await client.add_task(MANY, PAYLOAD) for _ in range(WINDOW)]
                 await client.wait(tasks)
                 return WINDOW
 
@@ -162,18 +152,18 @@ def gear_client(port: int) -> tuple[Figure, Figure]:
     client.addServer("127.0.0.1", port)
     client.waitForServer()
 
-    def submit() -> Any:
-        job = gear.Job(b"echo", PAYLOAD)
+    def submit(function: str) -> Any:
+        job = gear.Job(function.encode(), PAYLOAD)
         job.done_event = threading.Event()
         client.submitJob(job)
         return job
 
     def one() -> int:
-        submit().done_event.wait()
+        submit(ONE).done_event.wait()
         return 1
 
     def window() -> int:
-        for job in [submit() for _ in range(WINDOW)]:
+        for job in [submit(MANY) for _ in range(WINDOW)]:
             job.done_event.wait()
         return WINDOW
 
@@ -190,12 +180,12 @@ def pygearman_client(port: int) -> tuple[Figure, Figure]:
 
     # Without a poll_timeout, pygearman 0.2.6 returns before the jobs complete.
     def one() -> int:
-        request = client.submit_job(b"echo", PAYLOAD, poll_timeout=60)
+        request = client.submit_job(ONE.encode(), PAYLOAD, poll_timeout=60)
         assert request.result == PAYLOAD
         return 1
 
     def window() -> int:
-        jobs = [{"task": b"echo", "data": PAYLOAD} for _ in range(WINDOW)]
+        jobs = [{"task": MANY.encode(), "data": PAYLOAD} for _ in range(WINDOW)]
         requests = client.submit_multiple_jobs(jobs, poll_timeout=60)
         assert all(r.result == PAYLOAD for r in requests)
         return WINDOW
@@ -234,13 +224,13 @@ def start_gearmand(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", nargs="*", default=[], help="contenders whose name contains one of these"
+    )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved rounds")
     args = parser.parse_args()
-    if args.worker:
-        echo_worker(args.worker)
-        return
     contenders: list[tuple[str, Callable[[int], tuple[Figure, Figure]]]] = [
-        ("gearproto raw socket", raw_gearproto),
+        (RAW, raw_gearproto),
         ("transports.sync", ours_sync),
         ("transports.asyncio", lambda port: ours_async("asyncio", port)),
         ("transports.asyncio+uv", lambda port: ours_async("asyncio", port, uvloop=True)),
@@ -248,15 +238,21 @@ def main() -> None:
         ("gear", gear_client),
         ("pygearman", pygearman_client),
     ]
+    contenders = [
+        (name, measure)
+        for name, measure in contenders
+        if name == RAW or not args.only or any(part in name for part in args.only)
+    ]
     results: dict[str, tuple[Figure, Figure]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        loadgen = compile_loadgen(Path(tmp))
         server, port = start_gearmand(Path(tmp))
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.transports", "--worker", str(port)],
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        )
+        workers = [
+            subprocess.Popen([str(loadgen), "serve", "127.0.0.1", str(port), str(n), function])
+            for function, n in WORKERS.items()
+        ]
         try:
-            for _round in range(ROUNDS):  # interleaved rounds; the best of each is kept
+            for _round in range(args.rounds):  # interleaved rounds; the best of each is kept
                 for name, measure in contenders:
                     try:
                         seq, win = measure(port)
@@ -267,32 +263,37 @@ def main() -> None:
                     old = results.get(name, ((0.0, 0.0), (0.0, 0.0)))
                     results[name] = (max(old[0], seq), max(old[1], win))
         finally:
-            worker.kill()
-            server.kill()
-            worker.wait()
-            server.wait()
+            for proc in [*workers, server]:
+                proc.kill()
+                proc.wait()
     peers = [results[p] for p in ("gear", "pygearman") if p in results]
     best_seq = max((r[0][0] for r in peers), default=0.0)
     best_win = max((r[1][0] for r in peers), default=0.0)
-    raw_seq = results["gearproto raw socket"][0][0]
+    lean_seq = min((r[0][1] for r in peers), default=0.0)
+    lean_win = min((r[1][1] for r in peers), default=0.0)
+    raw_seq = results[RAW][0][0]
     print(
-        f"\n64-byte echo through gearmand, best of {ROUNDS} x {DURATION:.1f} s per figure "
+        f"\n64-byte echo through gearmand, best of {args.rounds} x {DURATION:.1f} s per figure "
         f"({os.cpu_count()} CPUs); CPU = client process CPU per job"
     )
     header = (
         f"{'client':<21}{'round trips/s':>14}{'latency':>9}{'vs raw':>8}{'vs peer':>8}"
-        f"{'CPU':>8} |{'jobs/s, 100 in flight':>22}{'vs peer':>8}{'CPU':>8}"
+        f"{'CPU':>7}{'cheaper':>8} |{'100 in flight/s':>16}{'vs peer':>8}{'CPU':>7}{'cheaper':>8}"
     )
     print(header)
     print("-" * len(header))
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:>7.2f}x" if b else f"{'-':>8}"
+
     for name, ((one, one_cpu), (many, many_cpu)) in results.items():
         print(
-            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{raw_seq / one:>7.2f}x"
-            f"{(one / best_seq if best_seq else 0):>7.2f}x{one_cpu:>6.0f}µs |"
-            f"{many:>22,.0f}{(many / best_win if best_win else 0):>7.2f}x{many_cpu:>6.0f}µs"
+            f"{name:<21}{one:>14,.0f}{1e6 / one:>7.0f}µs{ratio(raw_seq, one)}"
+            f"{ratio(one, best_seq)}{one_cpu:>5.0f}µs{ratio(lean_seq, one_cpu)} |"
+            f"{many:>16,.0f}{ratio(many, best_win)}{many_cpu:>5.0f}µs{ratio(lean_win, many_cpu)}"
         )
     print("(vs raw: latency relative to the gearproto raw loop; vs peer: rate relative to")
-    print(" the best of gear and pygearman)")
+    print(" the best of gear and pygearman; cheaper: the lowest peer CPU per job / this one)")
 
 
 if __name__ == "__main__":

@@ -25,16 +25,28 @@ log = logging.getLogger("transports.client")
 
 
 class _Signal:
-    """Wake every waiter once per change (a resettable event)."""
+    """Wake every waiter once per change (a resettable event).
 
-    __slots__ = ("event",)
+    The event is made only when someone waits: most of the tasks of a batch are done
+    before anyone looks at them, and then nothing is allocated.
+    """
+
+    __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        self.event = anyio.Event()
+        self._event: anyio.Event | None = None
 
     def __call__(self) -> None:
-        event, self.event = self.event, anyio.Event()
-        event.set()
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
+
+    async def wait(self) -> None:
+        """Until the next call."""
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
 
 
 class Task(TaskBase):
@@ -48,7 +60,7 @@ class Task(TaskBase):
 
     async def _wait_done(self) -> None:
         while not self._state.done:
-            await self._signal.event.wait()
+            await self._signal.wait()
 
     async def result(self, timeout: float | None = None) -> bytes:
         """Wait for the result (a background job: its handle).
@@ -76,7 +88,7 @@ class Task(TaskBase):
                 remaining = None if deadline is None else deadline - anyio.current_time()
                 try:
                     with anyio.fail_after(remaining):
-                        await self._signal.event.wait()
+                        await self._signal.wait()
                 except TimeoutError:
                     raise Timeout("no update within the timeout") from None
             fresh = state.updates[seen:]
@@ -98,6 +110,14 @@ class _Conn:
         session, stream = self.session, self.link.stream
         error = ConnectionLost(f"job server {session.address} closed the connection")
         try:
+            deliver = getattr(stream, "deliver", None)
+            if deliver is not None:  # reads handed over by the event loop: no wake-up
+
+                def feed(data: bytes) -> bool:
+                    session.receive(data)
+                    return session.eof or session.closed
+
+                await deliver(feed)
             while not (session.eof or session.closed):
                 session.receive(await stream.receive_some(262144))
         except anyio.get_cancelled_exc_class():
@@ -193,8 +213,9 @@ class Client(ClientBase[_Conn]):
             raise ConnectionLost(f"job server {address} closed the connection")
         return conn
 
-    async def _submit_state(self, state: TaskState) -> None:
-        order = self._pool.order(state.key)
+    async def _submit_state(self, state: TaskState, order: list[Address] | None = None) -> None:
+        if order is None:
+            order = self._pool.order(state.key)
         errors: list[str] = []
         for address in order:
             if state.attempts > len(order):
@@ -204,7 +225,8 @@ class Client(ClientBase[_Conn]):
             except ConnectionLost as exc:
                 errors.append(str(exc))
                 continue
-            await conn.link.send(conn.session.submit(state))
+            now = not conn.session.answers_due
+            conn.link.write(conn.session.submit(state), now)
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
         state.notify()
@@ -218,9 +240,10 @@ class Client(ClientBase[_Conn]):
         try:
             with anyio.fail_after(self._timeout_of(timeout)):
                 conn = await self._connection(address)
-                await conn.link.send(conn.session.request(event, reply))
+                now = not conn.session.answers_due
+                conn.link.write(conn.session.request(event, reply), now)
                 while not reply.done:
-                    await signal.event.wait()
+                    await signal.wait()
         except TimeoutError:
             raise Timeout(f"no answer from {address} within the timeout") from None
         return reply
@@ -238,7 +261,12 @@ class Client(ClientBase[_Conn]):
         epoch: float | None = None,
         on_update: Callable[[Update], None] | None = None,
     ) -> Task:
-        """Submit a job without waiting for it; returns its :class:`Task`."""
+        """Submit a job without waiting for it; returns its :class:`Task`.
+
+        The submit is written at once when no earlier request on its connection awaits
+        an answer; otherwise it is written with the others of its batch when the
+        calling task next waits (for a result, or anything else).
+        """
         state = core.make_task(
             function,
             data,
@@ -249,7 +277,13 @@ class Client(ClientBase[_Conn]):
             on_update=on_update,
         )
         task = Task(self, state)
-        await self._submit_state(state)
+        order = self._pool.order(state.key)
+        conn = self._conns.get(order[0])
+        if conn is not None:  # the common case, without a coroutine
+            now = not conn.session.answers_due
+            conn.link.write(conn.session.submit(state), now)
+        else:
+            await self._submit_state(state, order)
         return task
 
     async def submit(

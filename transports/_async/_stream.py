@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 import anyio
 
-__all__ = ("DirectStream", "Link", "Stream")
+__all__ = ("DirectStream", "Link", "PushStream", "Stream", "TryStream")
 
 log = logging.getLogger("transports")
 
@@ -28,8 +29,25 @@ class Stream(Protocol):
 class DirectStream(Stream, Protocol):
     """A stream that can also queue bytes without awaiting (asyncio's transports)."""
 
-    def write_nowait(self, data: bytes) -> bool:
-        """Queue ``data`` in order; ``True`` when the buffer is full enough to drain."""
+    def write_nowait(self, data: bytes, now: bool) -> bool:
+        """Queue ``data`` in order (``now``: write it at once if nothing is queued).
+
+        Returns ``True`` when the buffer is full enough to drain.
+        """
+
+
+class PushStream(Stream, Protocol):
+    """A stream that can hand each read to a function from the event loop (asyncio)."""
+
+    async def deliver(self, sink: Callable[[bytes], bool]) -> None:
+        """Call ``sink`` with every read (``b""`` at the end) until it returns ``True``."""
+
+
+class TryStream(Stream, Protocol):
+    """A stream that can also try a write without waiting (trio's plain sockets)."""
+
+    def send_nowait(self, data: bytes) -> int:
+        """Write what the kernel takes now; how many bytes that was."""
 
 
 class Link:
@@ -37,60 +55,44 @@ class Link:
 
     Producers (the protocol state, possibly from a job thread via anyio) call
     :meth:`write`, which never blocks, so the order of the sans-I/O state changes is
-    the order of the bytes on the wire.
+    the order of the bytes on the wire. Everything queued while the producers run is
+    written at once when they yield, so a batch of submits is one write. A write
+    marked ``now`` (a request when no earlier one awaits its answer: Nagle's rule at
+    the level of requests) goes out at once if nothing is queued, which spares a
+    lone submit the hop through the writer task. A :class:`DirectStream` batches by
+    itself; the writer task then only applies back-pressure.
     """
 
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self._direct = getattr(stream, "write_nowait", None)
+        self._try = getattr(stream, "send_nowait", None)
         self._out = bytearray()
+        self._sending = False
         self._ready = anyio.Event()
         self._flushed = anyio.Event()
         self._flushed.set()
-        self._busy = False
         self.broken = False
 
-    def write(self, data: bytes) -> None:
-        """Queue ``data`` (in the event loop's thread)."""
+    def write(self, data: bytes, now: bool = False) -> None:
+        """Queue ``data`` (in the event loop's thread); ``now``: try to write it at once."""
         if data and not self.broken:
             if self._direct is not None:
-                # The transport keeps the order; the writer task only applies
-                # back-pressure when its buffer grows.
-                if self._direct(data):
+                if self._direct(data, now):
                     self._ready.set()
                 return
-            self._out += data
-            if self._flushed.is_set():
-                self._flushed = anyio.Event()
-            self._ready.set()
-
-    async def send(self, data: bytes) -> None:
-        """Write ``data`` from a task: at once when nothing else is being written.
-
-        This saves the hop through the writer task on the hot path (a submit); bytes
-        still reach the wire in the order they were produced.
-        """
-        if self._direct is not None or self._busy or self._out or self.broken:
-            self.write(data)
-            return
-        if not data:
-            return
-        self._busy = True
-        try:
-            await self.stream.send_all(data)
-        except BaseException as exc:
-            # A half-written packet desynchronises the stream: give it up; the reader
-            # then fails or resends what was waiting on it.
-            log.debug("write failed: %r", exc)
-            self.broken = True
-            with anyio.CancelScope(shield=True):
-                await self.stream.aclose()
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._busy = False
-            if self._out:
+            if now and self._try is not None and not self._out and not self._sending:
+                try:
+                    data = data[self._try(data) :]
+                except OSError:
+                    pass  # the writer task meets the error again and gives the stream up
+                if not data:
+                    return
+            if not self._out:
+                if self._flushed.is_set():
+                    self._flushed = anyio.Event()
                 self._ready.set()
+            self._out += data
 
     async def writer(self) -> None:
         """Run as a task: write queued bytes until cancelled or the stream breaks."""
@@ -98,20 +100,18 @@ class Link:
             while True:
                 await self._ready.wait()
                 self._ready = anyio.Event()
-                if self._busy:  # send() sets the event again when it is done
-                    continue
                 if self._direct is not None:
                     await self.stream.send_all(b"")
                 while self._out:
                     data = bytes(self._out)
                     self._out.clear()
-                    self._busy = True
-                    try:
-                        await self.stream.send_all(data)
-                    finally:
-                        self._busy = False
+                    self._sending = True
+                    await self.stream.send_all(data)
+                    self._sending = False
                 self._flushed.set()
         except Exception as exc:
+            # A half-written packet desynchronises the stream: give it up; the reader
+            # then fails, or resends what was waiting on it.
             log.debug("write failed: %r", exc)
             self.broken = True
             self._flushed.set()

@@ -221,6 +221,11 @@ class ClientSession:
                     del self._tasks[task.handle]
 
     @property
+    def answers_due(self) -> bool:
+        """Whether a request sent on this connection still waits for its answer."""
+        return bool(self._waiting)
+
+    @property
     def busy(self) -> bool:
         """Whether anything is still waiting for this connection."""
         return bool(self._waiting or self._tasks)
@@ -228,11 +233,34 @@ class ClientSession:
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the socket (``b""`` at end of stream)."""
         self.conn.receive_data(data)
+        next_event, tasks_by_handle, waiting = self.conn.next_event, self._tasks, self._waiting
         while True:
-            event = self.conn.next_event()
+            event = next_event()
             if event is gearproto.NEED_DATA:
                 return
-            if type(event) is gearproto.ConnectionClosed:
+            # The two packets of a foreground job, inline; the rest in _event.
+            if type(event) is gearproto.JobCreated:
+                waiter = waiting[0]
+                if type(waiter) is TaskState and not waiter.background:
+                    waiting.popleft()
+                    handle = waiter.handle = event.handle
+                    waiter.server = self.address
+                    tasks = tasks_by_handle.get(handle)
+                    if tasks is None:
+                        tasks_by_handle[handle] = deque((waiter,))
+                    else:
+                        tasks.append(waiter)
+                    continue
+            elif type(event) is gearproto.WorkComplete:
+                tasks = tasks_by_handle.get(event.handle)
+                if tasks is not None and len(tasks) == 1:
+                    task = tasks[0]
+                    del tasks_by_handle[event.handle]
+                    task.result = event.data
+                    task.done = True
+                    task.notify()
+                    continue
+            elif type(event) is gearproto.ConnectionClosed:
                 self.eof = True
                 return
             self._event(event)

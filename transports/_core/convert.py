@@ -52,10 +52,15 @@ def priority(value: PriorityName) -> gearproto.Priority:
     """A :class:`gearproto.Priority` from ``"high"``, ``"normal"`` or ``"low"``."""
     if isinstance(value, gearproto.Priority):
         return value
+    if isinstance(value, str) and (found := _PRIORITIES.get(value)) is not None:
+        return found
     try:
         return gearproto.Priority(str(value).lower())
     except ValueError:
         raise ValueError(f"priority must be 'high', 'normal' or 'low', not {value!r}") from None
+
+
+_PRIORITIES = {p.value: p for p in gearproto.Priority}
 
 
 def epoch_seconds(when: float | datetime.datetime) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as _ssl
+from collections.abc import Callable
+from typing import cast
 
 from .. import *  # noqa: F403 (the exceptions and result types of every flavour)
 from .. import __all__ as _shared
@@ -27,48 +29,172 @@ __all__ = (*_shared, "Admin", "Client", "Job", "Task", "Worker")
 _HIGH_WATER = 256 * 1024
 
 
-class _Stream:
-    """A :class:`~asyncio.StreamReader`/:class:`~asyncio.StreamWriter` pair as a byte stream."""
+class _Stream(asyncio.Protocol):
+    """A byte stream on an asyncio transport, read by pull or by push.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+    :meth:`receive_some` reads as a stream reader would; :meth:`deliver` hands each
+    read to a function straight from the event loop's callback instead, without a
+    task waking up per read (the client's reader uses it). Writes queued while the
+    event loop runs other code go to the transport together at the end of the loop's
+    turn: a batch of submits is one ``send``.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._error: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None  # a reader's
+        self._sink: Callable[[bytes], bool] | None = None
+        self._paused = False
+        self._drained: asyncio.Future[None] | None = None
+        self._closed = self._loop.create_future()
+        self._pending: list[bytes] = []
+        self._size = 0  # what the transport holds, and what is pending
+
+    # ------------------------------------------------------------- protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        if self._sink is None:
+            self._buffer += data
+        else:
+            try:
+                if self._sink(data):
+                    self._sink = None
+            except Exception as exc:  # a protocol error: the stream is given up
+                self._sink = None
+                self._error = exc
+                self.transport.close()  # type: ignore[union-attr]
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        self._wake()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._wake()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    # ------------------------------------------------------------- the stream
 
     async def receive_some(self, max_bytes: int) -> bytes:
-        return await self._reader.read(max_bytes)
+        while not self._buffer:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                return b""
+            await self._wait()
+        data = bytes(self._buffer[:max_bytes])
+        del self._buffer[:max_bytes]
+        return data
+
+    async def deliver(self, sink: Callable[[bytes], bool]) -> None:
+        """Call ``sink`` with every read (``b""`` at the end) until it returns ``True``."""
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            if sink(data):
+                return
+        self._sink = sink
+        try:
+            while self._sink is not None:
+                if self._error is not None:
+                    raise self._error
+                if self._eof:
+                    sink(b"")
+                    return
+                await self._wait()
+        finally:
+            self._sink = None
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            if not self.transport.is_closing():  # type: ignore[union-attr]
+                self.transport.write(data)  # type: ignore[union-attr]
 
     async def send_all(self, data: bytes) -> None:
+        self._flush()
+        transport = self.transport
+        assert transport is not None
+        if transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
         if data:
-            self._writer.write(data)
-        await self._writer.drain()
+            transport.write(data)
+        while self._paused:
+            self._drained = self._loop.create_future()
+            await self._drained
+            if transport.is_closing():
+                raise ConnectionResetError("the connection is closed")
 
-    def write_nowait(self, data: bytes) -> bool:
-        """Queue ``data`` on the transport (in order); ``True`` if it should drain."""
-        self._writer.write(data)
-        return self._writer.transport.get_write_buffer_size() > _HIGH_WATER
+    def write_nowait(self, data: bytes, now: bool) -> bool:
+        """Queue ``data`` in order (``now``: write at once if nothing is queued).
+
+        Returns ``True`` when the buffers are full enough to drain.
+        """
+        transport = self.transport
+        assert transport is not None
+        if now and not self._pending:
+            transport.write(data)
+            return transport.get_write_buffer_size() > _HIGH_WATER
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+            self._size = transport.get_write_buffer_size()
+        self._pending.append(data)
+        self._size += len(data)
+        return self._size > _HIGH_WATER
 
     async def aclose(self) -> None:
-        self._writer.close()
-        try:
-            await self._writer.wait_closed()
-        except (OSError, _ssl.SSLError):
-            pass
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+        await asyncio.shield(self._closed)
 
 
 async def connect(address: Address, ssl: _ssl.SSLContext | None) -> _Stream:
     """Open a stream with TCP_NODELAY and keepalive (TLS when ``ssl`` is given)."""
-    reader, writer = await asyncio.open_connection(
+    transport, stream = await asyncio.get_running_loop().create_connection(
+        _Stream,
         address.host,
         address.port,
         ssl=ssl,
         server_hostname=address.host if ssl is not None else None,
-        limit=1 << 20,
     )
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    return _Stream(reader, writer)
+    return stream
 
 
 class Client(_client.Client):

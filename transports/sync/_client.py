@@ -50,6 +50,7 @@ class Task(TaskBase):
         cond = self._client._cond
         while True:
             with cond:
+                self._client._flush()
                 while len(self._state.updates) == seen and not self._state.done:
                     if not cond.wait(_remaining(deadline)):
                         raise Timeout("no update within the timeout")
@@ -68,19 +69,40 @@ def _remaining(deadline: float | None) -> float | None:
 
 
 class _Conn:
-    """One job server connection: a socket, its session, and the thread that reads it."""
+    """One job server connection: a socket, its session, and the thread that reads it.
+
+    Writes follow Nagle's rule at the level of requests: a request goes out at once
+    when no earlier one waits for its answer; otherwise it is held (in order) until
+    that answer arrives, or until someone waits, whichever comes first. So the
+    submits of a batch leave in one or two writes, and a lone submit is not delayed.
+    """
 
     def __init__(self, client: Client, address: Address, sock: _net.Socket) -> None:
         self.sock = sock
         self.session = client._session(address)
         self.client = client
         self.lock = client._cond
+        self.held = bytearray()
         with self.lock:
             self.sock.sendall(self.session.handshake())
         self.thread = threading.Thread(
             target=self._read, name=f"gearman-client-{address}", daemon=True
         )
         self.thread.start()
+
+    def request(self, data: bytes, answers_due: bool) -> None:
+        """Under the lock: send a request's bytes, or hold them (see the class)."""
+        if answers_due or self.held:
+            self.held += data
+        else:
+            self.send(data)
+
+    def flush(self) -> None:
+        """Under the lock: send what is held."""
+        if self.held:
+            data = bytes(self.held)
+            self.held.clear()
+            self.send(data)
 
     def send(self, data: bytes) -> None:
         try:
@@ -96,6 +118,8 @@ class _Conn:
                 data = sock.recv(262144)
                 with cond:
                     session.receive(data)
+                    if self.held and not session.closed:
+                        self.flush()
                     if self.client._dirty:
                         self.client._dirty = False
                         cond.notify_all()
@@ -111,6 +135,7 @@ class _Conn:
         """Under the lock: forget this connection, resend what was never created."""
         client = self.client
         client._forget(self.session.address, self)
+        self.held.clear()
         resend = self.session.lost(error)
         _net.shutdown(self.sock)
         for state in resend:
@@ -195,16 +220,30 @@ class Client(ClientBase[_Conn]):
             except ConnectionLost as exc:
                 errors.append(str(exc))
                 continue
-            conn.send(conn.session.submit(state))
+            due = conn.session.answers_due
+            conn.request(conn.session.submit(state), due)
             return
         state.fail(NoServersAvailable("; ".join(errors) or "every job server failed"))
         state.notify()
 
+    def _flush(self) -> None:
+        """Under the lock: send every request held back; someone waits now."""
+        for conn in list(self._conns.values()):
+            conn.flush()
+
     def _wait(self, states: Sequence[TaskState], timeout: float | None, all_done: bool) -> None:
         deadline = self._deadline(timeout)
-        test = all if all_done else any
+        first = 0  # with all_done: the states before this one are done
         with self._cond:
-            while not test(s.done for s in states):
+            self._flush()
+            while True:
+                if all_done:
+                    while first < len(states) and states[first].done:
+                        first += 1
+                    if first == len(states):
+                        return
+                elif any(s.done for s in states):
+                    return
                 if not self._cond.wait(_remaining(deadline)):
                     for state in states:
                         self._abandon(state)
@@ -216,7 +255,8 @@ class Client(ClientBase[_Conn]):
         reply.notify = self._mark
         with self._cond:
             conn = self._connection(address)
-            conn.send(conn.session.request(event, reply))
+            conn.request(conn.session.request(event, reply), conn.session.answers_due)
+            conn.flush()
             while not reply.done:
                 if not self._cond.wait(_remaining(deadline)):
                     raise Timeout(f"no answer from {address} within the timeout")
@@ -236,6 +276,10 @@ class Client(ClientBase[_Conn]):
         on_update: Callable[[Update], None] | None = None,
     ) -> Task:
         """Submit a job without waiting for it; returns its :class:`Task`.
+
+        The submit is sent at once when no earlier request on its connection awaits
+        an answer; otherwise it leaves, with the rest of its batch, as soon as that
+        answer arrives or a thread waits on this client, whichever comes first.
 
         ``on_update`` is called (from the reader thread) with each
         :class:`~transports.Update` as it arrives; it must not wait on this
