@@ -284,7 +284,7 @@ def main() -> None:
     print("-" * len(header))
 
     def ratio(a: float, b: float) -> str:
-        return f"{a / b:>7.2f}x" if b else f"{'-':>8}"
+        return f"{a / b:>7.2f}x" if a and b else f"{'-':>8}"
 
     for name, ((one, one_cpu), (many, many_cpu)) in results.items():
         print(
