@@ -68,8 +68,9 @@ class _Stream(asyncio.Protocol):
                 self.transport.pause_reading()  # type: ignore[union-attr]
         else:
             try:
-                if self._sink(data):
-                    self._sink = None
+                if not self._sink(data):
+                    return  # the delivering task sleeps on
+                self._sink = None
             except Exception as exc:  # a protocol error: the stream is given up
                 self._sink = None
                 self._error = exc
