@@ -51,8 +51,8 @@ ONE, MANY = "echo", "echo8"
 WORKERS = {ONE: 1, MANY: 8}
 WINDOW = 100
 RAW = "gearproto raw socket"
-DURATION = 1.0  # seconds per measurement
-ROUNDS = 3
+DURATION = 0.4  # seconds per measurement
+ROUNDS = 8
 
 
 # --------------------------------------------------------------------- measuring
