@@ -51,8 +51,8 @@ ONE, MANY = "echo", "echo8"
 WORKERS = {ONE: 1, MANY: 8}
 WINDOW = 100
 RAW = "gearproto raw socket"
-DURATION = 1.0  # seconds per measurement
-ROUNDS = 3
+DURATION = 0.4  # seconds per measurement
+ROUNDS = 8
 
 
 # --------------------------------------------------------------------- measuring
@@ -284,7 +284,7 @@ def main() -> None:
     print("-" * len(header))
 
     def ratio(a: float, b: float) -> str:
-        return f"{a / b:>7.2f}x" if b else f"{'-':>8}"
+        return f"{a / b:>7.2f}x" if a and b else f"{'-':>8}"
 
     for name, ((one, one_cpu), (many, many_cpu)) in results.items():
         print(

@@ -174,6 +174,27 @@ def test_many_jobs_in_flight(fl: Flavour, server: RunningServer) -> None:
         assert len(first) == 1
 
 
+def test_submits_leave_without_anyone_waiting(fl: Flavour, server: RunningServer) -> None:
+    # Submits made while an earlier one awaits its JOB_CREATED are held back and sent
+    # together; they must still leave when nobody waits on the client.
+    ran: list[bytes] = []
+    all_ran = threading.Event()
+    worker = fl.make_worker(server.address)
+
+    @worker.function("note")
+    def _note(job: Any) -> bytes:
+        ran.append(bytes(job.data))
+        if len(ran) == 20:
+            all_ran.set()
+        return b""
+
+    with fl.working(worker), fl.client(server.address) as client:
+        tasks = [client.add_task("note", b"%d" % i) for i in range(20)]
+        assert all_ran.wait(10)
+        assert sorted(ran) == sorted(b"%d" % i for i in range(20))
+        client.wait(tasks, 10)
+
+
 def test_exceptions_option(fl: Flavour, server: RunningServer) -> None:
     worker = fl.make_worker(server.address)
 

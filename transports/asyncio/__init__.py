@@ -27,6 +27,7 @@ __all__ = (*_shared, "Admin", "Client", "Job", "Task", "Worker")
 
 
 _HIGH_WATER = 256 * 1024
+_READ_LIMIT = 2 << 20  # bytes read but not yet taken before reading pauses
 
 
 class _Stream(asyncio.Protocol):
@@ -43,6 +44,7 @@ class _Stream(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
+        self._reading_paused = False
         self._eof = False
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None  # a reader's
@@ -61,10 +63,14 @@ class _Stream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._sink is None:
             self._buffer += data
+            if len(self._buffer) > _READ_LIMIT and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
         else:
             try:
-                if self._sink(data):
-                    self._sink = None
+                if not self._sink(data):
+                    return  # the delivering task sleeps on
+                self._sink = None
             except Exception as exc:  # a protocol error: the stream is given up
                 self._sink = None
                 self._error = exc
@@ -115,6 +121,9 @@ class _Stream(asyncio.Protocol):
             await self._wait()
         data = bytes(self._buffer[:max_bytes])
         del self._buffer[:max_bytes]
+        if self._reading_paused and len(self._buffer) <= _READ_LIMIT:
+            self._reading_paused = False
+            self.transport.resume_reading()  # type: ignore[union-attr]
         return data
 
     async def deliver(self, sink: Callable[[bytes], bool]) -> None:
@@ -122,6 +131,9 @@ class _Stream(asyncio.Protocol):
         if self._buffer:
             data = bytes(self._buffer)
             self._buffer.clear()
+            if self._reading_paused:
+                self._reading_paused = False
+                self.transport.resume_reading()  # type: ignore[union-attr]
             if sink(data):
                 return
         self._sink = sink
