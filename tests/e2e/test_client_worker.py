@@ -90,26 +90,6 @@ def test_epoch_job_wakes_a_sleeping_worker(fl: Flavour, ours: RunningServer) -> 
     assert ran_at[0] >= when - 0.05
 
 
-def test_can_do_timeout_requeues_a_stuck_job(fl: Flavour, ours: RunningServer) -> None:
-    attempts: list[float] = []
-    second = threading.Event()
-    worker = fl.make_worker(ours.address, concurrency=2, poll_interval=3600)
-
-    @worker.function("stuck", timeout=1)
-    def _stuck(job: Any) -> bytes:
-        attempts.append(time.monotonic())
-        if len(attempts) == 1:
-            # The server takes the job back after 1 s and hands it out again.
-            assert second.wait(15)
-        else:
-            second.set()
-        return b"attempt %d" % len(attempts)
-
-    with fl.working(worker), fl.client(ours.address) as client:
-        assert client.submit("stuck", timeout=15) == b"attempt 2"
-    assert len(attempts) == 2
-
-
 def test_large_payloads_both_ways(fl: Flavour, ours: RunningServer) -> None:
     worker = fl.make_worker(ours.address)
     worker.register("reverse", reverse)
