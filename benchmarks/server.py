@@ -133,10 +133,7 @@ def targets(with_perl: bool) -> list[Target]:
             Target(
                 "Perl Gearman::Server",
                 [PERL_GEARMAND, "-L", "127.0.0.1", "-p", "{port}"],
-                skip={
-                    "100MiB": "not run (a round trip takes minutes)",
-                    "memory": "not run",
-                },
+                skip={"memory": "not run"},
             )
         )
     gear = [sys.executable, "-m", "benchmarks.gear_server", "--port={port}"]
