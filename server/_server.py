@@ -19,6 +19,7 @@ next deadline.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import socket
@@ -34,6 +35,7 @@ from anyio.streams.stapled import MultiListener
 from anyio.streams.tls import TLSListener
 
 import gearproto
+from gearproto import JobAssign
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
@@ -117,6 +119,7 @@ class Server:
         if prefix is None:
             prefix = b"H:" + socket.gethostname().encode()[:40]
         self.store = store or Store()
+        self._persistent = self.store.persistent
         self.scheduler = Scheduler(
             clock=clock,
             store=self.store,
@@ -246,17 +249,43 @@ class Server:
                 box.size += len(data)
                 dirty[box] = cid
 
+    def _reply(self, cid: int, out: Output) -> None:
+        """Output of a batch read from ``cid``: a lone JOB_ASSIGN for ``cid`` leaves at once.
+
+        A worker's next job then starts without waiting for the end of the turn (the
+        worker that completes a job and grabs the next is the whole cycle of a drain).
+        Everything else waits, to be written together with what the rest of the turn
+        adds for the same peers; with a persistent store every write waits for the
+        turn's commit.
+        """
+        if len(out) == 1 and not self._persistent:
+            target, event = out[0]
+            if target == cid and type(event) is JobAssign:
+                box = self._outboxes.get(cid)
+                if box is not None and not box.closing:
+                    data = encode(event)
+                    box.parts.append(data)
+                    box.size += len(data)
+                    self._dirty.pop(box, None)
+                    self._write(box, cid)
+                    return
+        self._dispatch(out)
+
+    def _write(self, box: Outbox, cid: int) -> None:
+        if not box.flush():
+            log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
+            box.close()
+            if box.scope is not None:
+                box.scope.cancel()
+
     def _flush(self) -> None:
         dirty = self._dirty
         if not dirty:
             return
         self._dirty = {}
+        write = self._write
         for box, cid in dirty.items():
-            if not box.flush():
-                log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
-                box.close()
-                if box.scope is not None:
-                    box.scope.cancel()
+            write(box, cid)
 
     def _commit(self) -> None:
         store = self.store
@@ -376,7 +405,7 @@ class Server:
             cid,
             self.options.max_packet_size,
             self.scheduler,
-            self._dispatch,
+            functools.partial(self._reply, cid),
             self._after_batch,
         )
         if box.transport is not None and self._call_soon is not None:
