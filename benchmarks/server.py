@@ -130,11 +130,7 @@ def targets(with_perl: bool) -> list[Target]:
         )
     if with_perl and os.access(PERL_GEARMAND, os.X_OK):
         found.append(
-            Target(
-                "Perl Gearman::Server",
-                [PERL_GEARMAND, "-L", "127.0.0.1", "-p", "{port}"],
-                skip={"memory": "not run"},
-            )
+            Target("Perl Gearman::Server", [PERL_GEARMAND, "-L", "127.0.0.1", "-p", "{port}"])
         )
     gear = [sys.executable, "-m", "benchmarks.gear_server", "--port={port}"]
     gear_skip = {

@@ -19,7 +19,6 @@ next deadline.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import socket
@@ -35,7 +34,7 @@ from anyio.streams.stapled import MultiListener
 from anyio.streams.tls import TLSListener
 
 import gearproto
-from gearproto import JobAssign
+from gearproto import JobAssign, Noop
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
@@ -48,6 +47,9 @@ __all__ = ("Server", "ServerOptions")
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 256 * 1024
+
+#: What starts a worker's work: written at once (see Server._dispatch).
+_STARTERS = frozenset({JobAssign, Noop})
 
 
 @dataclass
@@ -241,35 +243,27 @@ class Server:
     def _dispatch(self, out: Output) -> None:
         outboxes = self._outboxes
         dirty = self._dirty
+        urgent = None
         for cid, event in out:
             box = outboxes.get(cid)
             if box is not None and not box.closing:
                 data = encode(event)
                 box.parts.append(data)
                 box.size += len(data)
-                dirty[box] = cid
-
-    def _reply(self, cid: int, out: Output) -> None:
-        """Output of a batch read from ``cid``: a lone JOB_ASSIGN for ``cid`` leaves at once.
-
-        A worker's next job then starts without waiting for the end of the turn (the
-        worker that completes a job and grabs the next is the whole cycle of a drain).
-        Everything else waits, to be written together with what the rest of the turn
-        adds for the same peers; with a persistent store every write waits for the
-        turn's commit.
-        """
-        if len(out) == 1 and not self._persistent:
-            target, event = out[0]
-            if target == cid and type(event) is JobAssign:
-                box = self._outboxes.get(cid)
-                if box is not None and not box.closing:
-                    data = encode(event)
-                    box.parts.append(data)
-                    box.size += len(data)
-                    self._dirty.pop(box, None)
-                    self._write(box, cid)
-                    return
-        self._dispatch(out)
+                if type(event) in _STARTERS and not self._persistent:
+                    if urgent is None:
+                        urgent = {box: cid}
+                    else:
+                        urgent[box] = cid
+                else:
+                    dirty[box] = cid
+        if urgent is not None:
+            # A worker's NOOP or JOB_ASSIGN starts work: written at once, not at the
+            # end of the turn. A worker holds one GRAB at a time, so little else would
+            # have joined it; output for clients still waits to be written together.
+            for box, cid in urgent.items():
+                dirty.pop(box, None)
+                self._write(box, cid)
 
     def _write(self, box: Outbox, cid: int) -> None:
         if not box.flush():
@@ -405,7 +399,7 @@ class Server:
             cid,
             self.options.max_packet_size,
             self.scheduler,
-            functools.partial(self._reply, cid),
+            self._dispatch,
             self._after_batch,
         )
         if box.transport is not None and self._call_soon is not None:
