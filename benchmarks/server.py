@@ -166,35 +166,35 @@ def measure(
     def want(name: str) -> bool:
         return (not only or name in only) and name not in target.skip
 
-    def run(*args: object) -> dict[str, float]:
+    def run(scenario: str, *args: object) -> dict[str, float]:
         try:
             return run_loadgen(binary, *target.loadgen_flags, *args)
         except subprocess.TimeoutExpired as exc:
-            target.skip[f"{args[0]} {args[3:]}"] = f"timed out after {exc.timeout:.0f} s"
+            target.skip[scenario] = f"timed out after {exc.timeout:.0f} s"
             return {}
 
     with serve(target) as (port, _pid):
         if want("rt1"):
-            results["rt1"] = run("rt", "127.0.0.1", port, 4, 4, 1, secs, 64)
+            results["rt1"] = run("rt1", "rt", "127.0.0.1", port, 4, 4, 1, secs, 64)
         if want("rt16"):
-            results["rt16"] = run("rt", "127.0.0.1", port, 4, 4, 16, secs, 64)
+            results["rt16"] = run("rt16", "rt", "127.0.0.1", port, 4, 4, 16, secs, 64)
         if want("1MiB"):
-            results["1MiB"] = run("big", "127.0.0.1", port, 1 << 20, 20)
+            results["1MiB"] = run("1MiB", "big", "127.0.0.1", port, 1 << 20, 20)
         if want("100MiB"):
-            results["100MiB"] = run("big", "127.0.0.1", port, 100 << 20, 2)
+            results["100MiB"] = run("100MiB", "big", "127.0.0.1", port, 100 << 20, 2)
     if want("bg"):
         with serve(target) as (port, _pid):
-            results["bg"] = run("bg", "127.0.0.1", port, n_bg, 64)
-            results["drain"] = run("drain", "127.0.0.1", port, 4)
+            results["bg"] = run("bg", "bg", "127.0.0.1", port, n_bg, 64)
+            results["drain"] = run("drain", "drain", "127.0.0.1", port, 4)
     if want("sqlite") and target.name.startswith("gearproto"):
         with tempfile.TemporaryDirectory() as tmp:
             db = str(Path(tmp) / "q.sqlite")
             with serve(target, "--queue-type=sqlite", f"--sqlite-db={db}") as (port, _pid):
-                results["sqlite"] = run("bg", "127.0.0.1", port, n_bg, 64)
+                results["sqlite"] = run("sqlite", "bg", "127.0.0.1", port, n_bg, 64)
     if want("memory"):
         with serve(target) as (port, pid):
             base = peak_memory_kib(pid)
-            run("bg", "127.0.0.1", port, n_mem, 64)
+            run("memory", "bg", "127.0.0.1", port, n_mem, 64)
             peak = peak_memory_kib(pid)
             results["memory"] = {
                 "peak_mib": peak / 1024,
@@ -227,7 +227,9 @@ REFERENCES = {
 }
 
 
-def report(measured: list[Target], all_results: dict[str, dict[str, dict[str, float]]]) -> None:
+def report(
+    measured: list[Target], all_results: dict[str, dict[str, dict[str, float]]], only: set[str]
+) -> None:
     for target in measured:
         results = all_results[target.name]
         print(f"\n== {target.name}")
@@ -251,7 +253,8 @@ def report(measured: list[Target], all_results: dict[str, dict[str, dict[str, fl
             load = f"  [generator CPU {cpu:.0%}]" if cpu is not None and metric == "rate" else ""
             print(f"  {label:<32} {value:>12.2f} {unit:<7}{ratio}{load}")
         for key, why in target.skip.items():
-            print(f"  {key}: {why}")
+            if not only or key.split()[0] in only:
+                print(f"  {key}: {why}")
 
 
 def main() -> None:
@@ -275,7 +278,7 @@ def main() -> None:
             measured.append(target)
             print(f"measuring {target.name} ...", file=sys.stderr, flush=True)
             all_results[target.name] = measure(target, binary, args.quick, set(args.only))
-        report(measured, all_results)
+        report(measured, all_results, set(args.only))
 
 
 if __name__ == "__main__":
