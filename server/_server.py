@@ -9,7 +9,9 @@ Writing: what the scheduler says to send is encoded at once into the outbox of t
 connection it is for (:class:`~server._outbox.Outbox`). Once per turn of the event
 loop, after every ready connection has been read, the store is committed (so no
 JOB_CREATED leaves before its job is durable, and one commit covers every submit of
-that turn) and each outbox is written in one piece. Nothing on this path awaits a peer:
+that turn) and each outbox is written in one piece. The exception: without a
+persistent store, an outbox that receives a NOOP or a JOB_ASSIGN is written at once
+(a worker starts sooner; little else would join it). Nothing on this path awaits a peer:
 a peer that stops reading only grows its own outbox, up to ``max_output_buffer``, and
 is then disconnected.
 
