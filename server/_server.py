@@ -40,7 +40,7 @@ from gearproto import JobAssign, Noop
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
-from ._outbox import Inbox, Outbox, encode
+from ._outbox import LARGE, Inbox, Outbox, encode, encode_vectored
 from ._scheduler import Output, Scheduler
 from ._store import Store, StoreError
 
@@ -52,6 +52,16 @@ _READ_SIZE = 256 * 1024
 
 #: What starts a worker's work: written at once (see Server._dispatch).
 _STARTERS = frozenset({JobAssign, Noop})
+#: The events that carry a job's payload to a peer.
+_CARRIERS = frozenset(
+    {
+        gearproto.JobAssign,
+        gearproto.WorkComplete,
+        gearproto.WorkData,
+        gearproto.WorkWarning,
+        gearproto.WorkException,
+    }
+)
 
 
 @dataclass
@@ -249,10 +259,17 @@ class Server:
         for cid, event in out:
             box = outboxes.get(cid)
             if box is not None and not box.closing:
-                data = encode(event)
-                box.parts.append(data)
-                box.size += len(data)
-                if type(event) in _STARTERS and not self._persistent:
+                kind = type(event)
+                if kind in _CARRIERS and len(event.data) >= LARGE:  # type: ignore[attr-defined]
+                    # a large payload is written after its header, never copied into it
+                    parts = encode_vectored(event)
+                    box.parts += parts
+                    box.size += len(parts[0]) + len(event.data)  # type: ignore[attr-defined]
+                else:
+                    data = encode(event)
+                    box.parts.append(data)
+                    box.size += len(data)
+                if kind in _STARTERS and not self._persistent:
                     if urgent is None:
                         urgent = {box: cid}
                     else:
