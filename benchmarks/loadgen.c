@@ -6,6 +6,8 @@
  *   drain HOST PORT WORKERS                                 grab+complete until NO_JOB
  *   big   HOST PORT SIZE COUNT                              one client, one worker
  *   serve HOST PORT WORKERS [FUNCTION]                      echo workers until killed
+ * A leading -u makes the workers grab with GRAB_JOB_UNIQ (JOB_ASSIGN_UNIQ answers) instead
+ * of GRAB_JOB, for servers that only implement that one (the Python gear server).
  * Prints one line of "key=value" results, including cpu= (our own CPU seconds / wall);
  * serve prints nothing: it answers every job of FUNCTION (default "bench") with its
  * own data, for benchmarks/transports.py, whose clients are the ones measured.
@@ -27,7 +29,9 @@
 #include <unistd.h>
 
 enum { CAN_DO = 1, PRE_SLEEP = 4, NOOP = 6, SUBMIT_JOB = 7, JOB_CREATED = 8, GRAB_JOB = 9,
-       NO_JOB = 10, JOB_ASSIGN = 11, WORK_COMPLETE = 13, SUBMIT_JOB_BG = 18 };
+       NO_JOB = 10, JOB_ASSIGN = 11, WORK_COMPLETE = 13, SUBMIT_JOB_BG = 18,
+       GRAB_JOB_UNIQ = 30, JOB_ASSIGN_UNIQ = 31 };
+static int GRAB = GRAB_JOB;
 
 typedef struct {
     int fd, worker;
@@ -105,20 +109,22 @@ static int mode_rt;
 /* handle one packet; returns 0 normally, 1 when a drain worker saw NO_JOB */
 static int packet(conn_t *c, int type, char *body, uint32_t size) {
     if (c->worker) {
-        if (type == JOB_ASSIGN) {
+        if (type == JOB_ASSIGN || type == JOB_ASSIGN_UNIQ) {
             char *h = body, *nul = memchr(body, 0, size);
             size_t hl = nul - h;
             char *f = nul + 1, *nul2 = memchr(f, 0, size - hl - 1);
-            char *data = nul2 + 1; size_t dl = size - (data - body);
+            char *data = nul2 + 1;
+            if (type == JOB_ASSIGN_UNIQ) data = (char *)memchr(data, 0, size - (data - body)) + 1;
+            size_t dl = size - (data - body);
             put(c, WORK_COMPLETE, h, hl, "", 0, data, dl, 1, 0);
-            put(c, GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
+            put(c, GRAB, "", 0, "", 0, "", 0, 0, 0);
             c->done++; if (!mode_rt) total_done++;
         } else if (type == NO_JOB) {
             if (!mode_rt) return 1;
             put(c, PRE_SLEEP, "", 0, "", 0, "", 0, 0, 0);
         } else if (type == NOOP) {
             noops++;
-            put(c, GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
+            put(c, GRAB, "", 0, "", 0, "", 0, 0, 0);
         }
         return 0;
     }
@@ -169,7 +175,7 @@ static int readable(conn_t *c) {
 static void add_worker(conn_t *c, const char *host, int port) {
     c->fd = dial(host, port); c->worker = 1;
     put(c, CAN_DO, FUNC, strlen(FUNC), "", 0, "", 0, 0, 0);
-    put(c, GRAB_JOB, "", 0, "", 0, "", 0, 0, 0);
+    put(c, GRAB, "", 0, "", 0, "", 0, 0, 0);
     flush_out(c);
 }
 
@@ -198,6 +204,7 @@ static void loop(conn_t *cs, int n, double until, long target, int stop_on_nojob
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "-u")) { GRAB = GRAB_JOB_UNIQ; argv++; argc--; }
     if (argc < 4) { fprintf(stderr, "usage: see source\n"); return 2; }
     const char *mode = argv[1], *host = argv[2]; int port = atoi(argv[3]);
     double w0 = now(), c0 = cpu();

@@ -17,7 +17,7 @@ from gearproto import (
 )
 
 from ._jobs import JobBook
-from ._model import FUTURE, Function, Job, Peer
+from ._model import FUTURE, Function, Job, Peer, attach
 from ._store import StoredJob, StoreError
 
 __all__ = ("MAX_UNIQUE", "Intake")
@@ -67,7 +67,7 @@ class Intake(JobBook):
         self.jobs[handle] = job
         f.total += 1
         if not background:
-            job.clients.append(peer)
+            job.clients = [peer]  # a new job
             attached = peer.attached
             attached[job] = attached.get(job, 0) + 1
         self._out.append((peer.cid, JobCreated(handle=handle)))
@@ -105,7 +105,7 @@ class Intake(JobBook):
         if job is not None:
             if peer is not None:
                 if not background:
-                    job.clients.append(peer)
+                    attach(job, peer)
                     peer.attached[job] = peer.attached.get(job, 0) + 1
                 out.append((peer.cid, JobCreated(handle=job.handle)))
             return job
@@ -136,13 +136,15 @@ class Intake(JobBook):
                 f.uniques[unique] = job
             same = self._by_unique.get(unique)
             if same is None:
-                self._by_unique[unique] = [job]
-            else:
+                self._by_unique[unique] = job
+            elif type(same) is list:
                 same.append(job)
+            else:
+                self._by_unique[unique] = [same, job]  # type: ignore[list-item]
         f.total += 1
         if peer is not None:
             if not background:
-                job.clients.append(peer)
+                job.clients = [peer]  # a new job
                 peer.attached[job] = peer.attached.get(job, 0) + 1
             out.append((peer.cid, JobCreated(handle=job.handle)))
         if when and when > self.clock():

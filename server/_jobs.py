@@ -15,7 +15,7 @@ from typing import Final
 
 from gearproto import Event, Noop, WorkFail
 
-from ._model import DONE, FUTURE, IGNORED, QUEUED, RUNNING, Function, Job, Peer
+from ._model import DONE, FUTURE, IGNORED, NO_CLIENTS, QUEUED, RUNNING, Function, Job, Peer
 from ._store import Store
 
 __all__ = ("CloseConnection", "JobBook", "Output")
@@ -48,7 +48,8 @@ class JobBook:
     functions: dict[bytes, Function]
     jobs: dict[bytes, Job]
     peers: dict[int, Peer]
-    _by_unique: dict[bytes, list[Job]]
+    #: Jobs by unique across functions: the job, or a list when several share it.
+    _by_unique: dict[bytes, Job | list[Job]]
     #: Per priority: the functions with runnable jobs (an ordered set).
     _ready: tuple[dict[Function, None], ...]
     _future: list[tuple[float, int, Job]]
@@ -168,12 +169,16 @@ class JobBook:
         elif f.uniques.get(unique) is job:
             del f.uniques[unique]
         same = self._by_unique.get(unique)
-        if same is not None:
+        if same is job:
+            del self._by_unique[unique]
+        elif type(same) is list:
             try:
                 same.remove(job)
             except ValueError:
                 pass
-            if not same:
+            if len(same) == 1:
+                self._by_unique[unique] = same[0]
+            elif not same:
                 del self._by_unique[unique]
 
     def _forget(self, job: Job) -> None:
@@ -188,7 +193,7 @@ class JobBook:
             job.state = DONE
         for peer in set(job.clients):
             peer.attached.pop(job, None)
-        job.clients = []
+        job.clients = NO_CLIENTS
 
     def _finish(self, job: Job) -> None:
         """A running job ended (completed, failed, dropped)."""

@@ -8,7 +8,17 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
-__all__ = ("DONE", "FUTURE", "IGNORED", "QUEUED", "RUNNING", "Function", "Job", "Peer")
+__all__ = (
+    "DONE",
+    "FUTURE",
+    "IGNORED",
+    "NO_CLIENTS",
+    "QUEUED",
+    "RUNNING",
+    "Function",
+    "Job",
+    "Peer",
+)
 
 #: Job states.
 QUEUED: Final = 0  # waiting in its function's queue
@@ -16,6 +26,12 @@ RUNNING: Final = 1  # assigned to a worker
 FUTURE: Final = 2  # an epoch job that is not due yet
 IGNORED: Final = 3  # a queued job nobody waits for any more (a tombstone in its queue)
 DONE: Final = 4  # finished, cancelled or dropped
+
+
+#: The ``clients`` of a job nobody waits for, shared by every such job (a list per
+#: job would be 72 of the few hundred bytes a queued background job costs): never
+#: append to it, replace it (see :func:`attach`).
+NO_CLIENTS: Final[list[Peer]] = []
 
 
 class Job:
@@ -61,7 +77,7 @@ class Job:
         self.when = when
         self.reducer = reducer
         #: Attached foreground clients, oldest first (a peer may appear twice).
-        self.clients: list[Peer] = []
+        self.clients: list[Peer] = NO_CLIENTS
         self.worker: Peer | None = None
         self.state = QUEUED
         self.retries = 0
@@ -72,6 +88,14 @@ class Job:
         self.persisted = False
         #: Token of the armed CAN_DO_TIMEOUT timer (0: none).
         self.timer = 0
+
+
+def attach(job: Job, peer: Peer) -> None:
+    """Add ``peer`` to the clients of ``job`` (the shared empty list is never changed)."""
+    if job.clients:
+        job.clients.append(peer)
+    else:
+        job.clients = [peer]
 
 
 class Function:

@@ -27,7 +27,7 @@ from anyio.abc import SocketAttribute
 
 import gearproto
 
-__all__ = ("Outbox", "encode")
+__all__ = ("LARGE", "Outbox", "encode", "encode_vectored")
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ _TRANSPORT, _SOCKET, _STREAM = 0, 1, 2
 #: Encodes every outgoing event: a SERVER connection keeps no state when it sends,
 #: so one serves every connection.
 encode = gearproto.Connection(gearproto.SERVER).send
+#: The same with the data part apart: ``[header and fixed fields, data]``.
+encode_vectored = gearproto.Connection(gearproto.SERVER).send_vectored
+#: Payloads from this size on are encoded vectored and written without being joined.
+LARGE = 64 * 1024
 
 
 class Outbox:
@@ -94,13 +98,18 @@ class Outbox:
         mode = self.mode
         if mode == _TRANSPORT:
             parts = self.parts
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            large = self.size >= LARGE
             self.parts = []
             self.size = 0
             transport = self.transport
             if transport.is_closing():
                 return True
-            transport.write(data)
+            if len(parts) == 1:
+                transport.write(parts[0])
+            elif large:
+                transport.writelines(parts)  # one writev, nothing copied
+            else:
+                transport.write(b"".join(parts))
             return bool(transport.get_write_buffer_size() <= self.limit)
         if mode == _SOCKET and not self.busy:
             parts = self.parts

@@ -21,7 +21,7 @@ from gearproto import (
 
 from ._intake import MAX_UNIQUE
 from ._jobs import CloseConnection, JobBook, Output
-from ._model import DONE, QUEUED, RUNNING, Job, Peer
+from ._model import DONE, NO_CLIENTS, QUEUED, RUNNING, Job, Peer
 from ._results import MAX_HANDLE
 
 __all__ = ("Queries",)
@@ -64,7 +64,7 @@ class Queries(JobBook):
         if not same:
             reply = StatusResUnique(unique=unique, known=False, running=False)
         else:
-            job = same[0]
+            job = same[0] if isinstance(same, list) else same
             reply = StatusResUnique(
                 unique=unique,
                 known=True,
@@ -108,7 +108,7 @@ class Queries(JobBook):
         """Remove ``job`` without a word to its clients (a running one is ignored)."""
         for c in job.clients:
             c.attached.pop(job, None)
-        job.clients = []
+        job.clients = NO_CLIENTS
         if job.persisted:
             self.store.remove(job.unique, job.function.name)
             job.persisted = False

@@ -19,7 +19,7 @@ from gearproto import (
 )
 
 from ._jobs import JobBook
-from ._model import DONE, Peer
+from ._model import DONE, NO_CLIENTS, Peer
 
 __all__ = ("MAX_HANDLE", "Results")
 
@@ -95,7 +95,7 @@ class Results(JobBook):
             job.state = DONE
             del self.jobs[job.handle]
             client.attached.pop(job, None)
-            job.clients = []
+            job.clients = NO_CLIENTS
             return
         if clients:
             if type(e) is WorkException:

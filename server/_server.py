@@ -9,7 +9,9 @@ Writing: what the scheduler says to send is encoded at once into the outbox of t
 connection it is for (:class:`~server._outbox.Outbox`). Once per turn of the event
 loop, after every ready connection has been read, the store is committed (so no
 JOB_CREATED leaves before its job is durable, and one commit covers every submit of
-that turn) and each outbox is written in one piece. Nothing on this path awaits a peer:
+that turn) and each outbox is written in one piece. The exception: without a
+persistent store, an outbox that receives a NOOP or a JOB_ASSIGN is written at once
+(a worker starts sooner; little else would join it). Nothing on this path awaits a peer:
 a peer that stops reading only grows its own outbox, up to ``max_output_buffer``, and
 is then disconnected.
 
@@ -34,11 +36,12 @@ from anyio.streams.stapled import MultiListener
 from anyio.streams.tls import TLSListener
 
 import gearproto
+from gearproto import JobAssign, Noop
 
 from ._admin import AdminHandler
 from ._feeder import FastProtocol, Feeder
 from ._metrics import serve_metrics
-from ._outbox import Inbox, Outbox, encode
+from ._outbox import LARGE, Inbox, Outbox, encode, encode_vectored
 from ._scheduler import Output, Scheduler
 from ._store import Store
 
@@ -50,6 +53,19 @@ log = logging.getLogger(__name__)
 _QUEUE_ERROR = encode(gearproto.Error(code=b"QUEUE_ERROR", text=b"QUEUE_ERROR"))
 
 _READ_SIZE = 256 * 1024
+
+#: What starts a worker's work: written at once (see Server._dispatch).
+_STARTERS = frozenset({JobAssign, Noop})
+#: The events that carry a job's payload to a peer.
+_CARRIERS = frozenset(
+    {
+        gearproto.JobAssign,
+        gearproto.WorkComplete,
+        gearproto.WorkData,
+        gearproto.WorkWarning,
+        gearproto.WorkException,
+    }
+)
 
 
 @dataclass
@@ -266,27 +282,53 @@ class Server:
         outboxes = self._outboxes
         dirty = self._dirty
         created = self._created
+        urgent = None
         for cid, event in out:
             box = outboxes.get(cid)
             if box is not None and not box.closing:
-                data = encode(event)
-                if created is not None and type(event) is gearproto.JobCreated:
-                    created.append((box, len(box.parts), event.handle))
-                box.parts.append(data)
-                box.size += len(data)
-                dirty[box] = cid
+                kind = type(event)
+                if kind in _CARRIERS and len(event.data) >= LARGE:  # type: ignore[attr-defined]
+                    # a large payload is written after its header, never copied into it
+                    parts = encode_vectored(event)
+                    box.parts += parts
+                    box.size += len(parts[0]) + len(event.data)  # type: ignore[attr-defined]
+                else:
+                    data = encode(event)
+                    if created is not None and kind is gearproto.JobCreated:
+                        created.append((box, len(box.parts), event.handle))  # type: ignore[attr-defined]
+                    box.parts.append(data)
+                    box.size += len(data)
+                if kind in _STARTERS and created is None:
+                    if urgent is None:
+                        urgent = {box: cid}
+                    else:
+                        urgent[box] = cid
+                else:
+                    dirty[box] = cid
+        if urgent is not None:
+            # A worker's NOOP or JOB_ASSIGN starts work: written at once, not at the
+            # end of the turn. A worker holds one GRAB at a time, so little else would
+            # have joined it; output for clients still waits to be written together.
+            # (Not with a persistent store: nothing leaves before the batch's commit.)
+            for box, cid in urgent.items():
+                dirty.pop(box, None)
+                self._write(box, cid)
+
+    def _write(self, box: Outbox, cid: int) -> None:
+        if not box.flush():
+            log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
+            box.close()
+            if box.scope is not None:
+                box.scope.cancel()
 
     def _flush(self) -> None:
         dirty = self._dirty
         if not dirty:
             return
         self._dirty = {}
+        write = self._write
         for box, cid in dirty.items():
-            if not box.flush():
-                log.warning("connection %d closed: %d bytes of output unread", cid, box.size)
-                box.close()
-                if box.scope is not None:
-                    box.scope.cancel()
+            write(box, cid)
 
     def _commit(self) -> None:
         """Commit the store; if that fails, the batch's new jobs get QUEUE_ERROR instead."""

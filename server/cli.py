@@ -16,6 +16,7 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 import anyio
 
+from ._malloc import keep_freed_memory
 from ._server import Server, ServerOptions
 from ._store import SqliteStore, Store, StoreError
 
@@ -310,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     _logging(args)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    keep_freed_memory()
     try:
         server = build(args)
     except (StoreError, OSError, ssl.SSLError, ValueError) as exc:

@@ -302,3 +302,36 @@ def test_sleeping_worker_that_registers_a_busy_function_is_woken() -> None:
     assert s.handle(1, gp.GrabJobUniq())[0][1] == gp.JobAssign(
         handle=b"H:t:1", function=b"g", unique=b"", data=b""
     )
+
+
+def test_shared_empty_clients_and_single_unique_entries_stay_consistent() -> None:
+    # Background jobs share one empty clients list and a unique used once maps to
+    # the job itself: a foreground submit attaching to a background job, the same
+    # unique in two functions, and the end of those jobs must leave both intact.
+    from server._model import NO_CLIENTS
+
+    s, _ = make()
+    s.handle(1, gp.CanDo(function=b"f"))
+    submit(s, 3, unique=b"u", background=True)
+    submit(s, 4, unique=b"u")  # coalesces: client 4 attaches to the background job
+    submit(s, 5, func=b"g", unique=b"u", background=True)
+    assert NO_CLIENTS == []
+    (_, assign), *_ = s.handle(1, gp.GrabJob())
+    assert isinstance(assign, gp.JobAssign)
+    status = s.handle(6, gp.GetStatusUnique(unique=b"u"))
+    assert status == [
+        (6, gp.StatusResUnique(unique=b"u", known=True, running=True, client_count=1))
+    ]
+    assert s.handle(1, gp.WorkComplete(handle=assign.handle, data=b"r")) == [
+        (4, gp.WorkComplete(handle=assign.handle, data=b"r"))
+    ]
+    status = s.handle(6, gp.GetStatusUnique(unique=b"u"))
+    assert status == [(6, gp.StatusResUnique(unique=b"u", known=True, running=False))]
+    s.handle(1, gp.CanDo(function=b"g"))
+    (_, assign), *_ = s.handle(1, gp.GrabJob())
+    assert isinstance(assign, gp.JobAssign)
+    s.handle(1, gp.WorkComplete(handle=assign.handle, data=b""))
+    assert s.handle(6, gp.GetStatusUnique(unique=b"u")) == [
+        (6, gp.StatusResUnique(unique=b"u", known=False, running=False))
+    ]
+    assert NO_CLIENTS == []
