@@ -58,7 +58,7 @@ from ._admin import (
     encode_reply,
     reply_kind,
 )
-from ._decode import TABLE, Entry, SmallDecoder, split_prefix
+from ._decode import SPEC, TABLE, Entry, SmallDecoder, split_prefix
 from ._errors import LocalProtocolError, RemoteProtocolError
 from ._events import (
     AllYours,
@@ -216,17 +216,6 @@ _unpack: Final = HEADER.unpack_from
 _unpack_key: Final = struct.Struct(">QI").unpack_from
 _pack: Final = HEADER.pack
 _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
-#: Packet types a client or worker receives that never pair with a request.
-_UNPAIRED: Final = frozenset(
-    {
-        PacketType.WORK_DATA,
-        PacketType.WORK_WARNING,
-        PacketType.WORK_STATUS,
-        PacketType.WORK_COMPLETE,
-        PacketType.WORK_FAIL,
-        PacketType.WORK_EXCEPTION,
-    }
-)
 
 
 class _Large:
@@ -287,7 +276,7 @@ class Connection:
             entry = TABLE[ptype]
             assert entry is not None
             limit = max_packet_size if entry.data else min(max_packet_size, max_field_size)
-            pair = not self._server and ptype not in _UNPAIRED
+            pair = not self._server and SPEC[ptype][0] not in _WORK  # WORK_* never pair
             info = (entry.small, limit, entry, min(limit, max_field_size), pair)
             self._accept[magic | ptype] = info
         self._sendable = _SENDABLE[role]
