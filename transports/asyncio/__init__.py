@@ -119,6 +119,10 @@ class _Stream(asyncio.Protocol):
             if self._eof:
                 return b""
             await self._wait()
+        return self._take(max_bytes)
+
+    def _take(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of what was read, resuming reading once below the limit."""
         data = bytes(self._buffer[:max_bytes])
         del self._buffer[:max_bytes]
         if self._reading_paused and len(self._buffer) <= _READ_LIMIT:
@@ -128,14 +132,8 @@ class _Stream(asyncio.Protocol):
 
     async def deliver(self, sink: Callable[[bytes], bool]) -> None:
         """Call ``sink`` with every read (``b""`` at the end) until it returns ``True``."""
-        if self._buffer:
-            data = bytes(self._buffer)
-            self._buffer.clear()
-            if self._reading_paused:
-                self._reading_paused = False
-                self.transport.resume_reading()  # type: ignore[union-attr]
-            if sink(data):
-                return
+        if self._buffer and sink(self._take(len(self._buffer))):
+            return
         self._sink = sink
         try:
             while self._sink is not None:
