@@ -37,6 +37,11 @@ the ERROR packet of :attr:`~gearproto.ProtocolError.error_hint` before closing. 
 :class:`LocalProtocolError` changes nothing: the event was refused before any byte or
 state changed, so the connection stays usable.
 
+When gearproto's C extension is built, ``next_event`` and ``send`` hand it the common
+case (a small complete packet; an event of plain ``bytes`` fields) and take everything
+else the Python way, so behaviour is the same with or without it (see
+:mod:`gearproto._accel`).
+
 A Connection is not thread-safe; one task or thread should own it.
 """
 
@@ -48,6 +53,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Final, Literal
 
+from . import _accel
 from ._admin import (
     ADMIN_REPLIES,
     AdminCommand,
@@ -216,6 +222,7 @@ _unpack: Final = HEADER.unpack_from
 _unpack_key: Final = struct.Struct(">QI").unpack_from
 _pack: Final = HEADER.pack
 _JOB_NOT_FOUND: Final = b"JOB_NOT_FOUND"
+_ALL_EVENTS: Final = frozenset(ENCODE)
 
 
 class _Large:
@@ -284,6 +291,12 @@ class Connection:
         # send()'s fast path: binary events this role may send, while the connection is
         # usable. Anything else (admin text, errors, refusals) goes the long way.
         self._encoders = {t: ENCODE[t] for t in self._sendable if t in ENCODE}
+        # The compiled fast paths, when built (see gearproto._accel): the limit is the
+        # largest payload that every accepted type may have on the fast path.
+        self._fast_limit = min(max_packet_size, max_field_size)
+        unpaired = _ALL_EVENTS if self._server else _WORK
+        self._decode = _accel.decoder(self._their_magic, frozenset(receivable), unpaired)
+        self._encode = _accel.encoder(self._our_magic, self._sendable)
         self._buf = b""
         self._pos = 0
         self._scan = 0
@@ -405,11 +418,25 @@ class Connection:
             self._poison()
             raise
 
+    def _next_event_compiled(self) -> Event | Literal[_Need.NEED_DATA]:
+        # next_event() when gearproto._speedups is built: the same, with the fast path
+        # (a small complete packet of an accepted type) in C.
+        try:
+            found = self._decode(self._buf, self._pos, self._fast_limit)
+            if found is None:
+                return self._slow_event()
+            event, self._pos, pair = found
+            return self._received(event) if pair else event
+        except RemoteProtocolError:
+            self._poison()
+            raise
+
     def _poison(self) -> None:
         # A non-NUL first byte sends every later call down the slow path, which raises.
         self._state = ConnectionState.ERROR
         if not self._server:
             self._encoders = {}
+            self._encode = _accel.nothing
         self._buf = b"\xff"
         self._pos = 0
         self._large = None
@@ -475,7 +502,7 @@ class Connection:
             if entry.data and size > _LARGE and not self._eof:
                 return self._start_large(entry, start, end)
             return self._incomplete(len(buf) - pos, size + HEADER_SIZE)
-        event = entry.fast(buf, start, end, start + self._max_field)
+        event = entry.fast(buf, start, end, min(end, start + self._max_field))
         if event is None:
             raise self._missing_nul(entry.name, size)
         self._pos = end
@@ -664,6 +691,19 @@ class Connection:
         payload = b"\0".join(fields)
         return _pack(self._our_magic, ptype, len(payload)) + payload
 
+    def _send_compiled(self, event: Event) -> bytes:
+        # send() when gearproto._speedups is built: the common case is encoded in C,
+        # anything else (refusals included) goes the long way, as in send().
+        data = self._encode(event)
+        if data is None:
+            return b"".join(self.send_vectored(event))
+        if self._track:
+            if type(event) in _QUEUED:
+                self._pending.append(event)
+            else:
+                self._sent(event, type(event))
+        return data
+
     def send_vectored(self, event: Event) -> list[bytes]:
         """Like :meth:`send`, with the header and the payload's data part as separate items.
 
@@ -717,3 +757,9 @@ class Connection:
         """Tell the connection a write failed or was cancelled; it becomes unusable."""
         self._state = ConnectionState.ERROR
         self._encoders = {}
+        self._encode = _accel.nothing
+
+
+if _accel.COMPILED:
+    Connection.next_event = Connection._next_event_compiled  # type: ignore[method-assign]
+    Connection.send = Connection._send_compiled  # type: ignore[method-assign]
