@@ -25,9 +25,11 @@ What the connection tracks is exactly what the protocol makes the two ends agree
   way libgearman and Perl pair them. An ``Error`` pairs with the oldest request that
   can fail, except ``JOB_NOT_FOUND``, which only answers a ``Work*`` packet and is
   never a reply to a queued request.
-* A worker is ``IDLE``, ``GRABBING`` (a GRAB is unanswered) or ``SLEEPING`` (after
-  PRE_SLEEP, until NOOP or its next GRAB), and holds a set of job handles: it may send
-  ``Work*`` packets only for jobs it holds.
+* A worker is ``IDLE``, ``GRABBING`` (at least one GRAB is unanswered) or ``SLEEPING``
+  (after PRE_SLEEP, until NOOP or its next GRAB), and holds a set of job handles: it
+  may send ``Work*`` packets only for jobs it holds. GRABs may be pipelined, as gearmand
+  allows: each gets its own JOB_ASSIGN*, NO_JOB or ERROR, in order, and a worker may
+  hold several jobs at once.
 * A server connection accepts client, worker and admin traffic on one socket, as
   gearmand does; keeping track of jobs there is the job server's business.
 
@@ -167,8 +169,11 @@ class ConnectionState(enum.Enum):
 class WorkerState(enum.Enum):
     """What a worker connection is doing (see :attr:`Connection.worker_state`)."""
 
+    #: No GRAB is unanswered and the worker is not asleep.
     IDLE = "idle"
+    #: At least one GRAB (several may be pipelined) waits for its answer.
     GRABBING = "grabbing"
+    #: PRE_SLEEP was sent; until a NOOP arrives or the next GRAB is sent.
     SLEEPING = "sleeping"
 
 
@@ -308,6 +313,7 @@ class Connection:
         self._rows_size = 0
         self._worker_state = WorkerState.IDLE
         self._jobs: set[bytes] = set()
+        self._grabs = 0  # GRABs sent and not yet answered
 
     # ------------------------------------------------------------------ properties
 
@@ -323,7 +329,7 @@ class Connection:
 
     @property
     def worker_state(self) -> WorkerState:
-        """For a worker: idle, grabbing (a GRAB is unanswered) or sleeping."""
+        """For a worker: idle, grabbing (one or more GRABs unanswered) or sleeping."""
         return self._worker_state
 
     @property
@@ -650,7 +656,9 @@ class Connection:
             if kind in _REPLIES:
                 object.__setattr__(event, "request", head)
             else:
-                self._worker_state = WorkerState.IDLE
+                self._grabs -= 1
+                if not self._grabs:
+                    self._worker_state = WorkerState.IDLE
                 if kind is JobAssign:
                     self._jobs.add(event.handle)  # type: ignore[attr-defined]
         elif kind is Error:
@@ -663,7 +671,9 @@ class Connection:
                 pending.popleft()
                 object.__setattr__(event, "request", head)
                 if type(head) in _GRABS:
-                    self._worker_state = WorkerState.IDLE
+                    self._grabs -= 1
+                    if not self._grabs:
+                        self._worker_state = WorkerState.IDLE
         elif kind is Noop and self._worker_state is WorkerState.SLEEPING:
             self._worker_state = WorkerState.IDLE
         return event
@@ -742,9 +752,8 @@ class Connection:
             if kind in _FINISH:
                 self._jobs.discard(handle)
         elif kind in _ANSWERS:
-            if kind in _GRABS:
-                if self._worker_state is WorkerState.GRABBING:
-                    raise LocalProtocolError("a GRAB is already waiting for its answer")
+            if kind in _GRABS:  # pipelined GRABs are fine: each gets its own answer
+                self._grabs += 1
                 self._worker_state = WorkerState.GRABBING
             self._pending.append(event)
         elif kind is PreSleep:

@@ -307,7 +307,7 @@ class Server:
                     dirty[box] = cid
         if urgent is not None:
             # A worker's NOOP or JOB_ASSIGN starts work: written at once, not at the
-            # end of the turn. A worker holds one GRAB at a time, so little else would
+            # end of the turn. A worker usually has one GRAB out at a time, so little would
             # have joined it; output for clients still waits to be written together.
             # (Not with a persistent store: nothing leaves before the batch's commit.)
             for box, cid in urgent.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 import gearproto
@@ -53,9 +55,8 @@ def test_grab_no_job_pre_sleep_noop() -> None:
 @pytest.mark.parametrize(
     ("setup", "event", "message"),
     [
-        ([gearproto.GrabJob()], gearproto.GrabJob(), "already waiting"),
-        ([gearproto.GrabJob()], gearproto.GrabJobAll(), "already waiting"),
         ([gearproto.GrabJob()], gearproto.PreSleep(), "while grabbing"),
+        ([gearproto.GrabJob(), gearproto.GrabJobAll()], gearproto.PreSleep(), "while grabbing"),
         ([gearproto.PreSleep()], gearproto.PreSleep(), "while sleeping"),
         ([], gearproto.WorkComplete(handle=b"H:1"), "not held"),
         ([], gearproto.WorkData(handle=b"H:1"), "not held"),
@@ -111,6 +112,167 @@ def test_error_answers_a_grab() -> None:
     assert error.request is grab
     assert w.worker_state is IDLE
     assert w.pending == ()
+
+
+def res(ptype: int, *fields: bytes) -> bytes:
+    """A server packet written out by hand: RES magic, type, size, NUL-joined fields."""
+    payload = b"\0".join(fields)
+    return b"\0RES" + struct.pack(">II", ptype, len(payload)) + payload
+
+
+NOOP, NO_JOB, JOB_ASSIGN, ECHO_RES, ERROR, JOB_ASSIGN_UNIQ = 6, 10, 11, 17, 19, 31
+
+
+def test_pipelined_grabs_go_out_in_one_write() -> None:
+    w = Connection(WORKER)
+    wire = b"".join(
+        w.send(g) for g in [gearproto.GrabJobUniq(), gearproto.GrabJob(), gearproto.GrabJobAll()]
+    )
+    assert wire == (
+        b"\0REQ\0\0\0\x1e\0\0\0\0" + b"\0REQ\0\0\0\x09\0\0\0\0" + b"\0REQ\0\0\0\x27\0\0\0\0"
+    )
+    assert w.worker_state is GRABBING
+    assert w.pending == (gearproto.GrabJobUniq(), gearproto.GrabJob(), gearproto.GrabJobAll())
+
+
+def test_pipelined_grabs_are_answered_in_order() -> None:
+    w = Connection(WORKER)
+    grabs = [gearproto.GrabJobUniq(), gearproto.GrabJob(), gearproto.GrabJobUniq()]
+    for g in grabs:
+        w.send(g)
+    w.receive_data(res(JOB_ASSIGN_UNIQ, b"H:1", b"f", b"u1", b"one"))
+    assert w.next_event() == JobAssign(handle=b"H:1", function=b"f", unique=b"u1", data=b"one")
+    assert (w.worker_state, w.jobs) == (GRABBING, frozenset({b"H:1"}))
+    assert [p is g for p, g in zip(w.pending, grabs[1:], strict=True)] == [True, True]
+    w.receive_data(res(JOB_ASSIGN, b"H:2", b"f", b"two"))
+    assert w.next_event() == JobAssign(handle=b"H:2", function=b"f", data=b"two")
+    assert (w.worker_state, w.jobs) == (GRABBING, frozenset({b"H:1", b"H:2"}))
+    [left] = w.pending
+    assert left is grabs[2]
+    w.receive_data(res(NO_JOB))
+    assert w.next_event() == gearproto.NoJob()
+    assert (w.worker_state, w.jobs, w.pending) == (IDLE, frozenset({b"H:1", b"H:2"}), ())
+    # Both held jobs can be worked on and finished, in any order.
+    assert w.send(gearproto.WorkComplete(handle=b"H:2", data=b"owt"))
+    assert w.send(gearproto.WorkComplete(handle=b"H:1", data=b"eno"))
+    assert w.jobs == frozenset()
+    assert w.send(gearproto.PreSleep())
+    assert w.worker_state is SLEEPING
+
+
+def test_pipelined_grabs_all_answers_in_one_read() -> None:
+    w = Connection(WORKER)
+    for _ in range(3):
+        w.send(gearproto.GrabJobUniq())
+    w.receive_data(
+        res(JOB_ASSIGN_UNIQ, b"H:1", b"f", b"u1", b"one")
+        + res(JOB_ASSIGN_UNIQ, b"H:2", b"f", b"u2", b"two")
+        + res(NO_JOB)
+    )
+    events = drain(w)
+    assert [type(e) for e in events] == [JobAssign, JobAssign, gearproto.NoJob]
+    assert (w.worker_state, w.jobs, w.pending) == (IDLE, frozenset({b"H:1", b"H:2"}), ())
+
+
+def test_echo_between_pipelined_grabs() -> None:
+    w = Connection(WORKER)
+    grab1, echo, grab2 = gearproto.GrabJob(), gearproto.EchoReq(data=b"ping"), gearproto.GrabJob()
+    for e in (grab1, echo, grab2):
+        w.send(e)
+    w.receive_data(res(NO_JOB))
+    assert w.next_event() == gearproto.NoJob()
+    assert w.worker_state is GRABBING
+    assert w.pending[0] is echo
+    # An answer for the second GRAB can't jump the ECHO ahead of it.
+    w.receive_data(res(ECHO_RES, b"ping"))
+    reply = w.next_event()
+    assert isinstance(reply, gearproto.EchoRes) and reply.request is echo
+    assert w.worker_state is GRABBING
+    [left] = w.pending
+    assert left is grab2
+    w.receive_data(res(JOB_ASSIGN, b"H:1", b"f", b""))
+    assert w.next_event() == JobAssign(handle=b"H:1", function=b"f")
+    assert (w.worker_state, w.jobs, w.pending) == (IDLE, frozenset({b"H:1"}), ())
+
+
+def test_no_job_out_of_turn_behind_an_echo() -> None:
+    w = Connection(WORKER)
+    w.send(gearproto.EchoReq())
+    w.send(gearproto.GrabJob())
+    w.receive_data(res(NO_JOB))
+    with pytest.raises(RemoteProtocolError, match=r"unexpected NoJob while waiting .* EchoReq"):
+        w.next_event()
+
+
+def test_error_answers_a_grab_in_the_middle() -> None:
+    w = Connection(WORKER)
+    grabs = [gearproto.GrabJob(), gearproto.GrabJob(), gearproto.GrabJob()]
+    for g in grabs:
+        w.send(g)
+    w.receive_data(
+        res(JOB_ASSIGN, b"H:1", b"f", b"") + res(ERROR, b"NO_WORKERS", b"boom") + res(NO_JOB)
+    )
+    assign = w.next_event()
+    assert assign == JobAssign(handle=b"H:1", function=b"f")
+    error = w.next_event()
+    assert isinstance(error, Error) and error.request is grabs[1]
+    assert error.code == b"NO_WORKERS"
+    assert w.worker_state is GRABBING
+    [left] = w.pending
+    assert left is grabs[2]
+    assert w.next_event() == gearproto.NoJob()
+    assert (w.worker_state, w.jobs, w.pending) == (IDLE, frozenset({b"H:1"}), ())
+
+
+def test_error_answers_the_last_pipelined_grab() -> None:
+    w = Connection(WORKER)
+    w.send(gearproto.GrabJob())
+    w.send(gearproto.GrabJob())
+    w.receive_data(res(NO_JOB) + res(ERROR, b"ERR", b"x"))
+    assert w.next_event() == gearproto.NoJob()
+    assert w.worker_state is GRABBING
+    assert isinstance(w.next_event(), Error)
+    assert (w.worker_state, w.pending) == (IDLE, ())
+
+
+def test_pre_sleep_waits_for_the_last_pipelined_answer() -> None:
+    w = Connection(WORKER)
+    w.send(gearproto.GrabJob())
+    w.send(gearproto.GrabJobUniq())
+    with pytest.raises(LocalProtocolError, match="while grabbing"):
+        w.send(gearproto.PreSleep())
+    w.receive_data(res(NO_JOB))
+    assert w.next_event() == gearproto.NoJob()
+    with pytest.raises(LocalProtocolError, match="while grabbing"):
+        w.send(gearproto.PreSleep())
+    w.receive_data(res(NOOP))  # a NOOP in between changes nothing while grabbing
+    assert w.next_event() == gearproto.Noop()
+    assert w.worker_state is GRABBING
+    w.receive_data(res(NO_JOB))
+    assert w.next_event() == gearproto.NoJob()
+    assert w.worker_state is IDLE
+    assert w.send(gearproto.PreSleep()) == b"\0REQ\0\0\0\x04\0\0\0\0"
+    assert w.worker_state is SLEEPING
+    # The next GRAB wakes it up, and more may follow at once.
+    w.send(gearproto.GrabJob())
+    w.send(gearproto.GrabJob())
+    assert (w.worker_state, len(w.pending)) == (GRABBING, 2)
+    w.receive_data(res(NO_JOB) + res(NO_JOB))
+    drain(w)
+    assert w.worker_state is IDLE
+
+
+def test_job_not_found_between_pipelined_answers() -> None:
+    w = Connection(WORKER)
+    w.send(gearproto.GrabJob())
+    w.send(gearproto.GrabJob())
+    w.receive_data(res(NO_JOB) + res(ERROR, b"JOB_NOT_FOUND", b"") + res(NO_JOB))
+    assert w.next_event() == gearproto.NoJob()
+    nf = w.next_event()
+    assert isinstance(nf, Error) and nf.request is None
+    assert (w.worker_state, len(w.pending)) == (GRABBING, 1)
+    assert w.next_event() == gearproto.NoJob()
+    assert w.worker_state is IDLE
 
 
 @pytest.mark.parametrize(
@@ -279,17 +441,23 @@ def test_need_data_repr() -> None:
     assert repr(gearproto.NEED_DATA) == "NEED_DATA"
 
 
-def worker_in(state: WorkerState, holding: bool) -> Connection:
+def worker_in(state: WorkerState, holding: bool, grabs: int = 1) -> Connection:
+    """A worker in ``state`` (``GRABBING`` with ``grabs`` GRABs unanswered)."""
     w = Connection(WORKER)
     if holding:
         w.send(gearproto.GrabJob())
         server_says(w, JobAssign(handle=b"H", function=b"f"))
     if state is GRABBING:
-        w.send(gearproto.GrabJob())
+        for _ in range(grabs):
+            w.send(gearproto.GrabJob())
     elif state is SLEEPING:
         w.send(gearproto.PreSleep())
     assert (w.worker_state, w.jobs) == (state, {b"H"} if holding else frozenset())
     return w
+
+
+#: Worker states, GRABBING both with one GRAB unanswered and with two pipelined.
+STATES = [(IDLE, 0), (GRABBING, 1), (GRABBING, 2), (SLEEPING, 0)]
 
 
 WORKER_SENDS: list[gearproto.Event] = [
@@ -316,22 +484,20 @@ WORKER_SENDS: list[gearproto.Event] = [
 ]
 
 
-@pytest.mark.parametrize("state", [IDLE, GRABBING, SLEEPING])
+@pytest.mark.parametrize(("state", "grabs"), STATES, ids=lambda s: getattr(s, "name", s))
 @pytest.mark.parametrize("holding", [False, True])
 @pytest.mark.parametrize("event", WORKER_SENDS, ids=lambda e: type(e).__name__)
 def test_worker_send_in_every_state(
-    state: WorkerState, holding: bool, event: gearproto.Event
+    state: WorkerState, grabs: int, holding: bool, event: gearproto.Event
 ) -> None:
-    w = worker_in(state, holding)
-    grabs = (gearproto.GrabJob, gearproto.GrabJobUniq, gearproto.GrabJobAll)
+    w = worker_in(state, holding, grabs)
     work = type(event).__name__.startswith("Work")
     finish = isinstance(
         event, (gearproto.WorkComplete, gearproto.WorkFail, gearproto.WorkException)
     )
+    # A GRAB is legal in every state (pipelined while grabbing); PRE_SLEEP only when idle.
     legal = not (
-        (isinstance(event, grabs) and state is GRABBING)
-        or (isinstance(event, gearproto.PreSleep) and state is not IDLE)
-        or (work and not holding)
+        (isinstance(event, gearproto.PreSleep) and state is not IDLE) or (work and not holding)
     )
     before = (w.worker_state, w.pending, w.jobs)
     if not legal:
@@ -340,8 +506,9 @@ def test_worker_send_in_every_state(
         assert (w.worker_state, w.pending, w.jobs) == before
         return
     w.send(event)
-    if isinstance(event, grabs):
+    if isinstance(event, (gearproto.GrabJob, gearproto.GrabJobUniq, gearproto.GrabJobAll)):
         assert w.worker_state is GRABBING
+        assert w.pending == (*before[1], event)
     elif isinstance(event, gearproto.PreSleep):
         assert w.worker_state is SLEEPING
     else:
@@ -360,10 +527,12 @@ WORKER_RECEIVES: list[gearproto.Event] = [
 ]
 
 
-@pytest.mark.parametrize("state", [IDLE, GRABBING, SLEEPING])
+@pytest.mark.parametrize(("state", "grabs"), STATES, ids=lambda s: getattr(s, "name", s))
 @pytest.mark.parametrize("event", WORKER_RECEIVES, ids=lambda e: repr(e)[:24])
-def test_worker_receive_in_every_state(state: WorkerState, event: gearproto.Event) -> None:
-    w = worker_in(state, holding=True)
+def test_worker_receive_in_every_state(
+    state: WorkerState, grabs: int, event: gearproto.Event
+) -> None:
+    w = worker_in(state, holding=True, grabs=grabs)
     answers_grab = isinstance(event, (gearproto.NoJob, JobAssign)) or (
         isinstance(event, Error) and event.code != b"JOB_NOT_FOUND"
     )
@@ -381,8 +550,9 @@ def test_worker_receive_in_every_state(state: WorkerState, event: gearproto.Even
         return
     assert server_says(w, event) == [event]
     if state is GRABBING and answers_grab:
-        assert w.worker_state is IDLE
-        assert w.pending == ()
+        # The oldest GRAB is answered; the worker grabs on while another is unanswered.
+        assert w.worker_state is (GRABBING if grabs > 1 else IDLE)
+        assert len(w.pending) == grabs - 1
     elif state is SLEEPING and isinstance(event, gearproto.Noop):
         assert w.worker_state is IDLE
     else:
