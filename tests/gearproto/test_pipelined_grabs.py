@@ -14,21 +14,9 @@ import pytest
 
 import gearproto
 from gearproto import CLIENT, WORKER, Connection, Event, Role, WorkerState
-from tests.peers import RunningServer, run_gearmand
-from tests.server.proc import run_ours
+from tests.peers import RunningServer
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(params=[pytest.param("gearmand", marks=pytest.mark.gearmand), "gearproto-server"])
-def server(request: pytest.FixtureRequest) -> Iterator[RunningServer]:
-    """A job server: the real gearmand (``-t 1``), then ours; both on a free port."""
-    if request.param == "gearmand":
-        with run_gearmand("--threads=1") as running:
-            yield running
-    else:
-        with run_ours() as running:
-            yield running
 
 
 class Peer:
