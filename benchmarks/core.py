@@ -8,9 +8,15 @@ measured in the same run, so machine noise cancels out:
   ``struct.unpack_from``-and-slice loop over the same bytes;
 * serialize: packets/s of :meth:`gearproto.Connection.send` against a bare
   ``struct.pack`` loop producing the same bytes;
+* the worker parses its JOB_ASSIGNs after sending the GRABs they answer, pipelined;
+  one more row shows the whole worker loop, a GRAB and a WORK_FAIL sent per job,
+  against a loop that also packs those two headers;
 * large: time and peak memory to receive one packet of 64, 128 and 256 MiB fed in
   64 KiB chunks, against the floor of joining the same reads once (time) and against
   the payload size (memory).
+
+With gearproto's C speedups built, the rows are measured with them, then again as pure
+Python (``GEARPROTO_NO_EXTENSIONS=1``) in a second process.
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import os
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 
 import gearproto as g
+from gearproto import _accel
 from gearproto._packets import LAYOUT
 
 HEADER = struct.Struct(">4sII")
@@ -84,7 +94,28 @@ def gear_parse(reads: list[bytes], role: g.Role) -> int:
     return count
 
 
-def gear_worker_parse(reads: list[bytes]) -> int:
+def pipelined_worker(grabs: int) -> g.Connection:
+    """A worker that has sent ``grabs`` GRAB_JOB_UNIQs in a row (pipelined)."""
+    conn = g.Connection(g.WORKER)
+    grab = g.GrabJobUniq()
+    for _ in range(grabs):
+        conn.send(grab)
+    return conn
+
+
+def gear_pipelined_parse(reads: list[bytes], workers: list[g.Connection]) -> int:
+    """A worker takes the JOB_ASSIGNs that answer its pipelined GRABs."""
+    conn = workers.pop()
+    count = 0
+    need = g.NEED_DATA
+    for read in reads:
+        conn.receive_data(read)
+        while conn.next_event() is not need:
+            count += 1
+    return count
+
+
+def gear_worker_loop(reads: list[bytes]) -> int:
     """A worker takes JOB_ASSIGNs, each answering the GRAB_JOB_UNIQ it sent."""
     conn = g.Connection(g.WORKER)
     grab = g.GrabJobUniq()
@@ -101,7 +132,7 @@ def gear_worker_parse(reads: list[bytes]) -> int:
     return count
 
 
-def bare_worker_parse(reads: list[bytes], argcs: dict[int, int]) -> int:
+def bare_worker_loop(reads: list[bytes], argcs: dict[int, int]) -> int:
     """The floor for the worker: also pack the two headers the worker sends."""
     count = 0
     rest = b""
@@ -197,6 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--packets", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--large-mib", type=int, nargs="*", default=[64, 128, 256])
+    parser.add_argument(
+        "--compiled-only", action="store_true", help="skip the pure-Python run that follows"
+    )
     args = parser.parse_args(argv)
     n, runs = args.packets, args.runs
     submits, completes, assigns = events(n)
@@ -219,10 +253,17 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows.append((name, ours, base))
     reads = chunks(assign_stream)
+    workers = [pipelined_worker(n) for _ in range(runs)]  # the GRABs are sent untimed
     base, ours = best_of(
-        runs, lambda: bare_worker_parse(reads, argcs), lambda: gear_worker_parse(reads)
+        runs,
+        functools.partial(bare_parse, reads, argcs),
+        functools.partial(gear_pipelined_parse, reads, workers),
     )
-    rows.append(("parse JOB_ASSIGN_UNIQ (worker, + grab/fail sent)", ours, base))
+    rows.append(("parse JOB_ASSIGN_UNIQ (worker, GRABs pipelined)", ours, base))
+    base, ours = best_of(
+        runs, lambda: bare_worker_loop(reads, argcs), lambda: gear_worker_loop(reads)
+    )
+    rows.append(("worker loop: JOB_ASSIGN_UNIQ in, GRAB + FAIL out", ours, base))
 
     def items(evs: list[g.Event], magic: bytes) -> list[tuple[bytes, int, list[bytes], bytes]]:
         out = []
@@ -250,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows.append((name, ours, base))
 
+    mode = "compiled speedups" if _accel.COMPILED else "pure Python"
+    print(f"gearproto {g.__version__} ({mode}), Python {sys.version.split()[0]}")
     print(f"{'measurement':52} {'gearproto/s':>12} {'baseline/s':>12} {'ratio':>6}")
     for name, ours, base in rows:
         print(f"{name:52} {ours:12,.0f} {base:12,.0f} {ours / base:6.2f}")
@@ -261,6 +304,14 @@ def main(argv: list[str] | None = None) -> None:
         ratio = elapsed / floor
         mem = peak / (mib * 2**20)
         print(f"{mib:4d} MiB{'':19} {elapsed:8.3f} {floor:8.3f} {ratio:6.2f} {mem:13.2f}")
+    if _accel.COMPILED and not args.compiled_only:
+        # The same rows without the extension, as a machine without a C compiler runs
+        # them (the large packet takes the Python path either way).
+        print()
+        sys.stdout.flush()
+        pure = [sys.executable, "-m", "benchmarks.core", "--packets", str(n), "--runs", str(runs)]
+        env = {**os.environ, "GEARPROTO_NO_EXTENSIONS": "1"}
+        subprocess.run([*pure, "--large-mib"], env=env, check=True)
 
 
 if __name__ == "__main__":

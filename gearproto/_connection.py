@@ -190,7 +190,7 @@ NEED_DATA: Final = _Need.NEED_DATA
 _GRABS: Final = (GrabJob, GrabJobUniq, GrabJobAll)
 _SUBMITS: Final = (SubmitJob, SubmitJobEpoch, SubmitReduceJob, SubmitJobSched)
 #: For each request that the server answers: the events that may answer it.
-_ANSWERS: Final[dict[type[Event], frozenset[type[Event]]]] = {
+_ANSWERS: Final[dict[type, frozenset[type[Event]]]] = {  # looked up with type(None) too
     **{t: frozenset({JobCreated, Error}) for t in _SUBMITS},
     GetStatus: frozenset({StatusRes, Error}),
     GetStatusUnique: frozenset({StatusResUnique, Error}),
@@ -432,7 +432,18 @@ class Connection:
             if found is None:
                 return self._slow_event()
             event, self._pos, pair = found
-            return self._received(event) if pair else event
+            if not pair:
+                return event
+            pending = self._pending
+            if type(event) is JobAssign and pending and type(pending[0]) in _GRABS:
+                # _received() and _grab_answered(), inlined: a worker's hot path.
+                pending.popleft()
+                self._grabs -= 1
+                if not self._grabs:
+                    self._worker_state = WorkerState.IDLE
+                self._jobs.add(event.handle)
+                return event
+            return self._received(event)
         except RemoteProtocolError:
             self._poison()
             raise
@@ -642,41 +653,46 @@ class Connection:
 
     def _received(self, event: Event) -> Event:
         kind = type(event)
-        if kind in _WORK:
-            return event
         pending = self._pending
-        if kind in _REPLIES or kind is JobAssign or kind is NoJob:
-            head = pending[0] if pending else None
-            if head is None or kind not in _ANSWERS.get(type(head), ()):
-                waiting = type(head).__name__ if head is not None else "nothing"
-                raise RemoteProtocolError(
-                    f"unexpected {kind.__name__} while waiting for an answer to {waiting}"
-                )
+        head = pending[0] if pending else None
+        if kind is JobAssign or kind is NoJob:  # the answers to a GRAB come first: hot
+            if type(head) not in _GRABS:
+                raise self._unexpected(kind, head)
+            self._grab_answered()
+            if kind is JobAssign:
+                self._jobs.add(event.handle)  # type: ignore[attr-defined]
+        elif kind in _REPLIES:
+            if kind not in _ANSWERS.get(type(head), ()):
+                raise self._unexpected(kind, head)
             pending.popleft()
-            if kind in _REPLIES:
-                object.__setattr__(event, "request", head)
-            else:
-                self._grabs -= 1
-                if not self._grabs:
-                    self._worker_state = WorkerState.IDLE
-                if kind is JobAssign:
-                    self._jobs.add(event.handle)  # type: ignore[attr-defined]
+            object.__setattr__(event, "request", head)
         elif kind is Error:
-            head = pending[0] if pending else None
             if (
                 head is not None
                 and type(head) is not AdminCommand
                 and event.code != _JOB_NOT_FOUND  # type: ignore[attr-defined]
             ):
-                pending.popleft()
-                object.__setattr__(event, "request", head)
                 if type(head) in _GRABS:
-                    self._grabs -= 1
-                    if not self._grabs:
-                        self._worker_state = WorkerState.IDLE
+                    self._grab_answered()
+                else:
+                    pending.popleft()
+                object.__setattr__(event, "request", head)
         elif kind is Noop and self._worker_state is WorkerState.SLEEPING:
             self._worker_state = WorkerState.IDLE
         return event
+
+    def _grab_answered(self) -> None:
+        self._pending.popleft()
+        self._grabs -= 1
+        if not self._grabs:
+            self._worker_state = WorkerState.IDLE
+
+    @staticmethod
+    def _unexpected(kind: type[Event], head: Event | None) -> RemoteProtocolError:
+        waiting = type(head).__name__ if head is not None else "nothing"
+        return RemoteProtocolError(
+            f"unexpected {kind.__name__} while waiting for an answer to {waiting}"
+        )
 
     # ------------------------------------------------------------------ sending
 
