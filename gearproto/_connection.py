@@ -786,5 +786,7 @@ class Connection:
 
 
 if _accel.COMPILED:
+    Connection._next_event_compiled.__doc__ = Connection.next_event.__doc__
+    Connection._send_compiled.__doc__ = Connection.send.__doc__
     Connection.next_event = Connection._next_event_compiled  # type: ignore[method-assign]
     Connection.send = Connection._send_compiled  # type: ignore[method-assign]
