@@ -82,9 +82,9 @@ def bare_parse(reads: list[bytes], argcs: dict[int, int]) -> int:
     return count
 
 
-def gear_parse(reads: list[bytes], role: g.Role) -> int:
-    """gearproto: feed the reads and take every event."""
-    conn = g.Connection(role)
+def gear_parse(reads: list[bytes], connection: Callable[[], g.Connection]) -> int:
+    """gearproto: feed the reads to a ``connection()`` and take every event."""
+    conn = connection()
     count = 0
     need = g.NEED_DATA
     for read in reads:
@@ -101,18 +101,6 @@ def pipelined_worker(grabs: int) -> g.Connection:
     for _ in range(grabs):
         conn.send(grab)
     return conn
-
-
-def gear_pipelined_parse(reads: list[bytes], workers: list[g.Connection]) -> int:
-    """A worker takes the JOB_ASSIGNs that answer its pipelined GRABs."""
-    conn = workers.pop()
-    count = 0
-    need = g.NEED_DATA
-    for read in reads:
-        conn.receive_data(read)
-        while conn.next_event() is not need:
-            count += 1
-    return count
 
 
 def gear_worker_loop(reads: list[bytes]) -> int:
@@ -249,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         base, ours = best_of(
             runs,
             functools.partial(bare_parse, reads, argcs),
-            functools.partial(gear_parse, reads, role),
+            functools.partial(gear_parse, reads, functools.partial(g.Connection, role)),
         )
         rows.append((name, ours, base))
     reads = chunks(assign_stream)
@@ -257,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     base, ours = best_of(
         runs,
         functools.partial(bare_parse, reads, argcs),
-        functools.partial(gear_pipelined_parse, reads, workers),
+        functools.partial(gear_parse, reads, workers.pop),  # each takes a worker
     )
     rows.append(("parse JOB_ASSIGN_UNIQ (worker, GRABs pipelined)", ours, base))
     base, ours = best_of(

@@ -200,8 +200,6 @@ _ANSWERS: Final[dict[type, frozenset[type[Event]]]] = {  # looked up with type(N
     AllYours: frozenset({Error}),
     Unused: frozenset({Error}),
 }
-#: Requests that only wait in the FIFO for their answer (no other state to check).
-_QUEUED: Final = frozenset(_ANSWERS) - set(_GRABS)
 _REPLIES: Final = frozenset({JobCreated, StatusRes, StatusResUnique, EchoRes, OptionRes})
 _COMMON: Final = frozenset({EchoReq, OptionReq, SetClientId, AdminCommand, Unused})
 _SERVER_SENDS: Final = frozenset(
@@ -710,10 +708,7 @@ class Connection:
         if len(fields[-1]) > _LARGE:  # no copy of a large data part here, and the size check
             return b"".join(self.send_vectored(event))
         if self._track:
-            if type(event) in _QUEUED:
-                self._pending.append(event)
-            else:
-                self._sent(event, type(event))
+            self._sent(event, type(event))
         payload = b"\0".join(fields)
         return _pack(self._our_magic, ptype, len(payload)) + payload
 
@@ -724,10 +719,7 @@ class Connection:
         if data is None:
             return b"".join(self.send_vectored(event))
         if self._track:
-            if type(event) in _QUEUED:
-                self._pending.append(event)
-            else:
-                self._sent(event, type(event))
+            self._sent(event, type(event))
         return data
 
     def send_vectored(self, event: Event) -> list[bytes]:
