@@ -200,6 +200,8 @@ _ANSWERS: Final[dict[type, frozenset[type[Event]]]] = {  # looked up with type(N
     AllYours: frozenset({Error}),
     Unused: frozenset({Error}),
 }
+#: Requests that only wait in the FIFO for their answer (no other state to check).
+_QUEUED: Final = frozenset(_ANSWERS) - set(_GRABS)
 _REPLIES: Final = frozenset({JobCreated, StatusRes, StatusResUnique, EchoRes, OptionRes})
 _COMMON: Final = frozenset({EchoReq, OptionReq, SetClientId, AdminCommand, Unused})
 _SERVER_SENDS: Final = frozenset(
@@ -753,16 +755,17 @@ class Connection:
 
     def _sent(self, event: Event, kind: type[Event]) -> None:
         # Checks come before any change, so a refused event leaves the state untouched.
-        if kind in _WORK:  # only a worker may send these
+        if kind in _QUEUED:  # the common case first: a submit
+            self._pending.append(event)
+        elif kind in _WORK:  # only a worker may send these
             handle = event.handle  # type: ignore[attr-defined]
             if handle not in self._jobs:
                 raise LocalProtocolError(f"{kind.__name__} for job {handle!r}, not held")
             if kind in _FINISH:
                 self._jobs.discard(handle)
-        elif kind in _ANSWERS:
-            if kind in _GRABS:  # pipelined GRABs are fine: each gets its own answer
-                self._grabs += 1
-                self._worker_state = WorkerState.GRABBING
+        elif kind in _GRABS:  # pipelined GRABs are fine: each gets its own answer
+            self._grabs += 1
+            self._worker_state = WorkerState.GRABBING
             self._pending.append(event)
         elif kind is PreSleep:
             if self._worker_state is not WorkerState.IDLE:
