@@ -76,7 +76,9 @@ class SqliteStore(Store):
     The database runs in WAL mode with ``synchronous=NORMAL``: a committed job survives
     the server process being killed; only a power loss can take the last commits with
     it. A commit then costs tens of microseconds, so it runs on the event loop, once per
-    batch of received packets, instead of in a thread.
+    batch of received packets, instead of in a thread. Adds and removes are kept in
+    order until the commit, which writes each run of them with one ``executemany``; a
+    failure there fails the commit (the server then refuses the batch's new jobs).
 
     :param path: The database file (created if missing).
     :param table: The table name (created if missing).
@@ -95,7 +97,8 @@ class SqliteStore(Store):
         self.path = path
         self.table = table
         self.store_on_shutdown = store_on_shutdown
-        self._dirty = False
+        #: Statements and parameters since the last commit, in order.
+        self._ops: list[tuple[str, tuple[object, ...]]] = []
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout = 6000")
@@ -132,52 +135,42 @@ class SqliteStore(Store):
                 _bytes(unique), _bytes(function), int(priority or 0), _bytes(data), int(when or 0)
             )
 
-    def _begin(self) -> None:
-        if not self._dirty:
-            self._db.execute("BEGIN")
-            self._dirty = True
-
     def add(self, job: StoredJob) -> None:
-        """INSERT OR REPLACE the job's row in the open transaction."""
-        if self.store_on_shutdown:
-            return
-        try:
-            self._begin()
-            self._db.execute(
-                self._insert,
-                (job.priority, _text(job.unique), _text(job.function), job.data, job.when),
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        """INSERT OR REPLACE the job's row at the next commit."""
+        if not self.store_on_shutdown:
+            row = (job.priority, _text(job.unique), _text(job.function), job.data, job.when)
+            self._ops.append((self._insert, row))
 
     def remove(self, unique: bytes, function: bytes) -> None:
-        """DELETE the job's row in the open transaction; failures are logged."""
-        if self.store_on_shutdown:
-            return
-        try:
-            self._begin()
-            self._db.execute(self._delete, (_text(unique), _text(function)))
-        except sqlite3.Error as exc:
-            log.error("SQLite queue: cannot delete job %r/%r: %s", function, unique, exc)
+        """DELETE the job's row at the next commit."""
+        if not self.store_on_shutdown:
+            self._ops.append((self._delete, (_text(unique), _text(function))))
 
     def commit(self) -> None:
-        """COMMIT the open transaction, if any."""
-        if not self._dirty:
+        """Write what was added and removed since the last commit, in one transaction."""
+        ops, self._ops = self._ops, []
+        if not ops:
             return
-        self._dirty = False
+        db = self._db
         try:
-            self._db.execute("COMMIT")
+            db.execute("BEGIN")
+            start = 0
+            for end in range(1, len(ops) + 1):  # each run of one statement: one executemany
+                if end == len(ops) or ops[end][0] is not ops[start][0]:
+                    db.executemany(ops[start][0], [params for _, params in ops[start:end]])
+                    start = end
+            db.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
             raise StoreError(str(exc)) from exc
 
     @property
     def dirty(self) -> bool:
-        """Whether a transaction is open."""
-        return self._dirty
+        """Whether adds or removes wait for the next commit."""
+        return bool(self._ops)
 
     def dump(self, jobs: Iterable[StoredJob]) -> None:
         """Write ``jobs`` in one transaction (store-on-shutdown mode only)."""

@@ -514,8 +514,7 @@ class FlakyStore(SqliteStore):
 
     def commit(self) -> None:
         if self.failing and self.dirty:
-            self._db.execute("ROLLBACK")
-            self._dirty = False
+            self._ops.clear()
             raise StoreError("disk I/O error")
         super().commit()
 
