@@ -73,12 +73,13 @@ class SqliteStore(Store):
     ``CREATE TABLE gearman_queue (unique_key TEXT, function_name TEXT, priority INTEGER,
     data BLOB, when_to_run INTEGER, PRIMARY KEY (unique_key, function_name))``.
 
-    The database runs in WAL mode with ``synchronous=NORMAL``: a committed job survives
-    the server process being killed; only a power loss can take the last commits with
-    it. A commit then costs tens of microseconds, so it runs on the event loop, once per
-    batch of received packets, instead of in a thread. Adds and removes are kept in
-    order until the commit, which writes each run of them with one ``executemany``; a
-    failure there fails the commit (the server then refuses the batch's new jobs).
+    The database runs in WAL mode with ``synchronous=NORMAL`` and a checkpoint every
+    10,000 pages: a committed job survives the server process being killed; only a
+    power loss can take the last commits with it. A commit then costs tens of
+    microseconds, so it runs on the event loop, once per batch of received packets,
+    instead of in a thread. Adds and removes are kept in order until the commit, which
+    writes each run of them with one ``executemany``; a failure there fails the commit
+    (the server then refuses the batch's new jobs).
 
     :param path: The database file (created if missing).
     :param table: The table name (created if missing).
@@ -104,6 +105,9 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA busy_timeout = 6000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # A checkpoint (and its fsync) every 10,000 pages rather than 1,000: about a
+            # tenth less time per stored job; the -wal file may grow to about 40 MiB.
+            self._db.execute("PRAGMA wal_autocheckpoint = 10000")
             self._db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (unique_key TEXT, function_name TEXT, "
                 "priority INTEGER, data BLOB, when_to_run INTEGER, "

@@ -16,9 +16,9 @@ if sys.version_info < (3, 11):  # pragma: no cover
 
 import anyio
 
-from ._malloc import keep_freed_memory
 from ._server import Server, ServerOptions
 from ._store import SqliteStore, Store, StoreError
+from ._tuning import collect_less_often, keep_freed_memory
 
 __all__ = ("main", "parser")
 
@@ -312,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _logging(args)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     keep_freed_memory()
+    collect_less_often()
     try:
         server = build(args)
     except (StoreError, OSError, ssl.SSLError, ValueError) as exc:
