@@ -213,9 +213,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from gearproto import __version__
+    from gearproto import __version__, _accel
 
-    return f"gearproto-server {__version__}"
+    core = "compiled speedups" if _accel.COMPILED else "pure Python"
+    return f"gearproto-server {__version__} (protocol core: {core})"
 
 
 def _logging(args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+import gearproto._accel
 from server import SqliteStore
 from server.cli import build, parser
 
@@ -51,6 +52,20 @@ def test_help_lists_every_option() -> None:
         "--metrics-port", "--metrics-listen",
     ):  # fmt: skip
         assert option in out, option
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_version_says_whether_the_speedups_are_in_use(pure: bool) -> None:
+    extra = {"GEARPROTO_NO_EXTENSIONS": "1"} if pure else {}
+    out = subprocess.run(
+        [sys.executable, "-m", "server", "--version"],
+        env={**env(), **extra},
+        capture_output=True,
+        check=True,
+        timeout=30,
+    ).stdout.decode()
+    core = "pure Python" if pure or not gearproto._accel.COMPILED else "compiled speedups"
+    assert out.startswith("gearproto-server ") and f"(protocol core: {core})" in out
 
 
 def test_make_serve_command_line(tmp_path: Path) -> None:
